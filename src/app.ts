@@ -1,0 +1,94 @@
+/**
+ * The HTTP surface, in Web-standard Request/Response only: `GET events`, `POST submit`,
+ * `GET ping`, CORS on everything. Every client mistake maps to a 4xx with one short line;
+ * nothing a client sends can produce a 500.
+ */
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import type { Config } from "./config.ts";
+import type { Hub } from "./hub.ts";
+import type { Logger } from "./log.ts";
+import { redactUrl } from "./log.ts";
+import { parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
+import { SubscriberStream } from "./stream.ts";
+import { TokenError, type Branca } from "./token/branca.ts";
+import { TransportUnavailable, type Transport } from "./transport/transport.ts";
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly hub: Hub;
+  readonly transport: Transport;
+  readonly branca: Branca;
+  readonly logger: Logger;
+}
+
+const STREAM_HEADERS = {
+  "Content-Type": "text/event-stream",
+  "Cache-Control": "no-cache",
+  "X-Accel-Buffering": "no",
+} as const;
+
+export function createApp(deps: AppDeps): Hono {
+  const { config, hub, transport, branca, logger } = deps;
+  const app = config.basePath ? new Hono().basePath(config.basePath) : new Hono();
+
+  /** Verifies and decrypts a token; any problem is a TokenError (→ 401). */
+  const openToken = (token: string | undefined): Uint8Array => {
+    if (!token) throw new TokenError("missing", "token is missing");
+    if (token.length > config.maxBodyBytes) throw new TokenError("malformed", "token is too long");
+    return branca.decode(token, { ttl: config.tokenTtlSeconds });
+  };
+
+  app.use(cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86400 }));
+
+  app.get("/ping", (c) => c.text("pong"));
+
+  app.get("/events", (c) => {
+    const { topics } = parseSubscribe(openToken(c.req.query("token")), config);
+    const stream = new SubscriberStream(config.maxBufferedEvents, (reason) => {
+      hub.unsubscribe(stream, topics);
+      if (reason === "slow") logger.warn("slow subscriber disconnected", { topics: topics.length });
+      logger.debug("stream closed", { reason, streams: hub.subscriberCount, topics: hub.topicCount });
+    });
+    hub.subscribe(stream, topics);
+    logger.debug("stream opened", { streams: hub.subscriberCount, topics: hub.topicCount });
+    return new Response(stream.body, { headers: STREAM_HEADERS });
+  });
+
+  app.post(
+    "/submit",
+    bodyLimit({
+      maxSize: config.maxBodyBytes,
+      onError: (c) => reject(c, 413, `body is larger than ${config.maxBodyBytes} bytes`),
+    }),
+    async (c) => {
+      const { events } = parseSubmit(openToken((await c.req.text()).trim()), config);
+      await transport.publish(events);
+      return c.text("OK");
+    },
+  );
+
+  app.notFound((c) => c.text("not found", 404));
+
+  app.onError((error, c) => {
+    if (error instanceof TokenError) return reject(c, 401, `invalid token: ${error.message}`);
+    if (error instanceof PayloadError) return reject(c, 400, error.message);
+    if (error instanceof TransportUnavailable) return reject(c, 503, error.message);
+    logger.error("unexpected error", { path: redactUrl(c.req.url), error: String(error) });
+    return c.text("internal error", 500);
+  });
+
+  /** Answers a client mistake: logged with its reason, never with the token. */
+  function reject(c: Context, status: 400 | 401 | 413 | 503, message: string): Response {
+    logger.info("request rejected", {
+      method: c.req.method,
+      path: redactUrl(c.req.url),
+      status,
+      reason: message,
+    });
+    return c.text(message, status);
+  }
+
+  return app;
+}

@@ -1,0 +1,109 @@
+/** Environment → typed, validated configuration. Nothing starts half-configured. */
+import { z } from "zod";
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
+
+export interface Config {
+  /** The 32-byte Branca key. Never logged. */
+  readonly secret: Uint8Array;
+  readonly port: number;
+  readonly host: string;
+  /** Normalised route prefix without trailing slash: "" for the root, else like "/sse-server". */
+  readonly basePath: string;
+  readonly tokenTtlSeconds: number;
+  readonly heartbeatSeconds: number;
+  readonly maxBodyBytes: number;
+  readonly maxTopicsPerToken: number;
+  readonly maxEventsPerSubmit: number;
+  readonly maxEventBytes: number;
+  readonly maxBufferedEvents: number;
+  readonly logLevel: LogLevel;
+}
+
+/** A configuration problem, named by its variable; the message is safe to print. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const int = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+    .default(fallback);
+
+const schema = z.object({
+  SSE_SECRET: z
+    .string({ error: "is required (32 bytes as 64 hex characters)" })
+    .trim()
+    .regex(/^[0-9a-fA-F]{64}$/, "must be exactly 64 hex characters (32 bytes)"),
+  PORT: int(0, 65535, 8000),
+  HOST: z.string().trim().min(1, "must not be empty").default("0.0.0.0"),
+  BASE_PATH: z
+    .string()
+    .trim()
+    .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, "must be a URL path starting with /")
+    .default("/"),
+  SSE_TOKEN_TTL: int(1, 10 * 365 * 86400, 86400),
+  SSE_HEARTBEAT: int(1, 3600, 15),
+  SSE_MAX_BODY_BYTES: int(64, 64 * 1024 * 1024, 256 * 1024),
+  SSE_MAX_TOPICS: int(1, 100_000, 100),
+  SSE_MAX_EVENTS: int(1, 1_000_000, 1000),
+  SSE_MAX_EVENT_BYTES: int(1, 64 * 1024 * 1024, 64 * 1024),
+  SSE_MAX_BUFFERED_EVENTS: int(1, 1_000_000, 1024),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+});
+
+export type Env = Record<string, string | undefined>;
+
+/** Parses the environment; throws ConfigError naming the first bad variable and why. */
+export function loadConfig(env: Env): Config {
+  const result = schema.safeParse(pickKnown(env));
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(`${String(issue.path[0])} ${issue.message}`);
+  }
+  const v = result.data;
+  return {
+    secret: hexToBytes(v.SSE_SECRET),
+    port: v.PORT,
+    host: v.HOST,
+    basePath: normaliseBasePath(v.BASE_PATH),
+    tokenTtlSeconds: v.SSE_TOKEN_TTL,
+    heartbeatSeconds: v.SSE_HEARTBEAT,
+    maxBodyBytes: v.SSE_MAX_BODY_BYTES,
+    maxTopicsPerToken: v.SSE_MAX_TOPICS,
+    maxEventsPerSubmit: v.SSE_MAX_EVENTS,
+    maxEventBytes: v.SSE_MAX_EVENT_BYTES,
+    maxBufferedEvents: v.SSE_MAX_BUFFERED_EVENTS,
+    logLevel: v.LOG_LEVEL,
+  };
+}
+
+/** Empty variables count as unset, as a shell's `FOO=` usually means "no value". */
+function pickKnown(env: Env): Env {
+  const picked: Env = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== "") picked[key] = value;
+  }
+  return picked;
+}
+
+/** "/", "/sse-server" and "/sse-server/" → "", "/sse-server", "/sse-server". */
+export function normaliseBasePath(path: string): string {
+  return path.replace(/\/+$/, "");
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}
+
+/** What start-up logs: every setting but the secret. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const { secret: _secret, ...rest } = config;
+  return rest;
+}

@@ -1,0 +1,95 @@
+/**
+ * The topic hub: topic → local subscribers. Each event is framed once, only if some
+ * subscriber wants it, and the same bytes are handed to all of them. Publishing costs
+ * one map lookup per event, whatever the number of topics.
+ */
+import { encodeEvent, HEARTBEAT_FRAME, type SseEvent } from "./sse.ts";
+
+/** A local stream that can take frames. */
+export interface Subscriber {
+  /** Queues a frame for this subscriber, or disconnects it if it has fallen behind. */
+  push(frame: Uint8Array): void;
+  /** Ends the stream (e.g. on shutdown); buffered frames are still sent. */
+  end(): void;
+  /** Set by push; cleared by each heartbeat tick, so only idle streams get a heartbeat. */
+  active: boolean;
+}
+
+/** Told when a topic gains its first local subscriber or loses its last one. */
+export interface TopicInterest {
+  topicOpened(topic: string): void;
+  topicClosed(topic: string): void;
+}
+
+export class Hub {
+  readonly #topics = new Map<string, Set<Subscriber>>();
+  readonly #subscribers = new Set<Subscriber>();
+  #interest: TopicInterest | undefined;
+
+  /** Registers who hears about topics gaining or losing their local audience. */
+  watchInterest(interest: TopicInterest): void {
+    this.#interest = interest;
+  }
+
+  get subscriberCount(): number {
+    return this.#subscribers.size;
+  }
+
+  get topicCount(): number {
+    return this.#topics.size;
+  }
+
+  hasTopic(topic: string): boolean {
+    return this.#topics.has(topic);
+  }
+
+  /** `topics` must be distinct (the protocol layer dedupes them). */
+  subscribe(subscriber: Subscriber, topics: readonly string[]): void {
+    this.#subscribers.add(subscriber);
+    for (const topic of topics) {
+      let audience = this.#topics.get(topic);
+      if (!audience) {
+        audience = new Set();
+        this.#topics.set(topic, audience);
+        this.#interest?.topicOpened(topic);
+      }
+      audience.add(subscriber);
+    }
+  }
+
+  unsubscribe(subscriber: Subscriber, topics: readonly string[]): void {
+    if (!this.#subscribers.delete(subscriber)) return;
+    for (const topic of topics) {
+      const audience = this.#topics.get(topic);
+      if (!audience?.delete(subscriber) || audience.size > 0) continue;
+      this.#topics.delete(topic);
+      this.#interest?.topicClosed(topic);
+    }
+  }
+
+  /** Delivers a batch synchronously, in order, so batches never interleave. */
+  dispatch(events: readonly SseEvent[]): number {
+    let deliveries = 0;
+    for (const { topic, event, data } of events) {
+      const audience = this.#topics.get(topic);
+      if (!audience) continue;
+      const frame = encodeEvent(event, data);
+      for (const subscriber of audience) subscriber.push(frame);
+      deliveries += audience.size;
+    }
+    return deliveries;
+  }
+
+  /** One tick of the shared heartbeat timer: a comment to each stream idle since the last. */
+  heartbeat(): void {
+    for (const subscriber of this.#subscribers) {
+      if (!subscriber.active) subscriber.push(HEARTBEAT_FRAME);
+      subscriber.active = false; // a heartbeat is not activity: the next tick sends one again
+    }
+  }
+
+  /** Ends every stream, e.g. on shutdown. */
+  endAll(): void {
+    for (const subscriber of [...this.#subscribers]) subscriber.end();
+  }
+}

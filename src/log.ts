@@ -1,0 +1,28 @@
+/** Structured logs: one JSON object per line, filtered by level; the entry point picks the sink. */
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
+export type LogSink = (line: string) => void;
+
+export function createLogger(level: LogLevel, sink: LogSink): Logger {
+  const threshold = LOG_LEVELS.indexOf(level);
+  const emit = (lvl: LogLevel) => (msg: string, fields?: LogFields) => {
+    if (LOG_LEVELS.indexOf(lvl) < threshold) return;
+    sink(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }));
+  };
+  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+}
+
+/** Hides the value of a `token` query parameter, so logs never carry credentials. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/g, "$1[redacted]");
+}

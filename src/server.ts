@@ -1,0 +1,91 @@
+/**
+ * Wires the pieces into one server and runs it through a runtime's listener. Portable:
+ * each entry point (Bun, Deno, Node) supplies only `listen`.
+ */
+import process from "node:process";
+import { createApp } from "./app.ts";
+import { ConfigError, describeConfig, loadConfig, type Config, type Env } from "./config.ts";
+import { Hub } from "./hub.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { createBranca } from "./token/branca.ts";
+import { MemoryTransport } from "./transport/memory.ts";
+import type { Transport } from "./transport/transport.ts";
+
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/** What a runtime's listener gives back: the bound port and a way to stop accepting. */
+export interface Listener {
+  readonly port: number;
+  /** Stops accepting and drops what is still connected. */
+  close(): Promise<void> | void;
+}
+
+export type Listen = (fetch: FetchHandler, config: Config) => Promise<Listener> | Listener;
+
+export interface SseServer {
+  readonly config: Config;
+  readonly hub: Hub;
+  readonly transport: Transport;
+  readonly logger: Logger;
+  readonly fetch: FetchHandler;
+  /** Ends every stream and releases timers and the transport. */
+  close(): Promise<void>;
+}
+
+export function createSseServer(config: Config, logger: Logger): SseServer {
+  const hub = new Hub();
+  const transport = new MemoryTransport((events) => hub.dispatch(events));
+  hub.watchInterest(transport);
+  const app = createApp({ config, hub, transport, branca: createBranca(config.secret), logger });
+  // One timer for all streams, not one per stream.
+  const heartbeat = setInterval(() => hub.heartbeat(), config.heartbeatSeconds * 1000);
+  return {
+    config,
+    hub,
+    transport,
+    logger,
+    fetch: app.fetch,
+    async close() {
+      clearInterval(heartbeat);
+      hub.endAll();
+      await transport.close();
+    },
+  };
+}
+
+const writeLine = (line: string) => void process.stdout.write(line + "\n");
+
+/**
+ * The whole process life: configuration (exit 1 with one line on stderr if it is bad),
+ * listening, and a prompt, clean exit 0 on SIGTERM or SIGINT.
+ */
+export async function run(env: Env, listen: Listen): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`sse-server: configuration error: ${error.message}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel, writeLine);
+  const server = createSseServer(config, logger);
+  let listener: Listener | undefined;
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("shutting down", { signal, streams: server.hub.subscriberCount });
+    await server.close();
+    // Let the streams' final bytes leave before the sockets are dropped.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await listener?.close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  // Before listening, so that a signal arriving right after start-up is never missed.
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+  listener = await listen(server.fetch, config);
+  logger.info("listening", { port: listener.port, config: describeConfig(config) });
+}

@@ -1,0 +1,34 @@
+/**
+ * SSE framing (WHATWG HTML, "Server-sent events"): an event becomes the bytes of one
+ * message, encoded once and shared by every subscriber that receives it.
+ */
+
+const encoder = new TextEncoder();
+const LINE_BREAK = /\r\n|\r|\n/;
+
+/** One published event, as validated from a submission. */
+export interface SseEvent {
+  readonly topic: string;
+  readonly event: string;
+  readonly data: string;
+}
+
+/**
+ * Frames one event. The event name is omitted when empty (the browser then dispatches a
+ * plain `message`); data always yields at least one `data:` line, because a message
+ * without any is never dispatched, and the original server's clients send empty data.
+ */
+export function encodeEvent(event: string, data: string): Uint8Array {
+  let text = event === "" ? "" : `event: ${event}\n`;
+  for (const line of data.split(LINE_BREAK)) text += `data: ${line}\n`;
+  return encoder.encode(text + "\n");
+}
+
+/** A comment line: ignored by every client, keeps proxies and NATs from idling out. */
+export function encodeComment(text: string): Uint8Array {
+  return encoder.encode(`: ${text}\n\n`);
+}
+
+/** Sent as soon as a stream opens, so the response headers and first bytes leave at once. */
+export const OPEN_FRAME = encodeComment("ok");
+export const HEARTBEAT_FRAME = encodeComment("");

@@ -1,0 +1,70 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError, describeConfig, loadConfig } from "../src/config.ts";
+
+const SECRET = "ab".repeat(32);
+
+describe("loadConfig", () => {
+  test("defaults", () => {
+    const config = loadConfig({ SSE_SECRET: SECRET });
+    expect(config.secret).toEqual(new Uint8Array(32).fill(0xab));
+    expect(config).toMatchObject({
+      port: 8000,
+      host: "0.0.0.0",
+      basePath: "",
+      tokenTtlSeconds: 86400,
+      heartbeatSeconds: 15,
+      logLevel: "info",
+    });
+  });
+
+  test("base path: trailing slash optional, root is empty", () => {
+    expect(loadConfig({ SSE_SECRET: SECRET, BASE_PATH: "/sse-server/" }).basePath).toBe("/sse-server");
+    expect(loadConfig({ SSE_SECRET: SECRET, BASE_PATH: "/sse-server" }).basePath).toBe("/sse-server");
+    expect(loadConfig({ SSE_SECRET: SECRET, BASE_PATH: "/" }).basePath).toBe("");
+    expect(loadConfig({ SSE_SECRET: SECRET, BASE_PATH: "/a/b/" }).basePath).toBe("/a/b");
+  });
+
+  test("numbers are parsed and bounded", () => {
+    const config = loadConfig({ SSE_SECRET: SECRET, PORT: "0", SSE_TOKEN_TTL: "60", SSE_HEARTBEAT: "5" });
+    expect([config.port, config.tokenTtlSeconds, config.heartbeatSeconds]).toEqual([0, 60, 5]);
+  });
+
+  test("empty values count as unset", () => {
+    expect(loadConfig({ SSE_SECRET: SECRET, PORT: "" }).port).toBe(8000);
+  });
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{}, /^SSE_SECRET is required/],
+    [{ SSE_SECRET: "abc" }, /^SSE_SECRET must be exactly 64 hex/],
+    [{ SSE_SECRET: "zz".repeat(32) }, /^SSE_SECRET must be exactly 64 hex/],
+    [{ SSE_SECRET: SECRET, PORT: "http" }, /^PORT must be a whole number/],
+    [{ SSE_SECRET: SECRET, PORT: "65536" }, /^PORT must be at most 65535/],
+    [{ SSE_SECRET: SECRET, SSE_TOKEN_TTL: "-5" }, /^SSE_TOKEN_TTL must be a whole number/],
+    [{ SSE_SECRET: SECRET, SSE_HEARTBEAT: "0" }, /^SSE_HEARTBEAT must be at least 1/],
+    [{ SSE_SECRET: SECRET, BASE_PATH: "sse" }, /^BASE_PATH must be a URL path/],
+    [{ SSE_SECRET: SECRET, LOG_LEVEL: "loud" }, /^LOG_LEVEL /],
+    [{ SSE_SECRET: SECRET, SSE_MAX_BUFFERED_EVENTS: "0" }, /^SSE_MAX_BUFFERED_EVENTS must be at least 1/],
+  ];
+  for (const [env, message] of bad) {
+    test(`rejects ${JSON.stringify(env).replace(SECRET, "<secret>")}`, () => {
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(message);
+    });
+  }
+
+  test("a bad secret is never echoed", () => {
+    const secret = "g".repeat(64);
+    try {
+      loadConfig({ SSE_SECRET: secret });
+      throw new Error("expected a ConfigError");
+    } catch (error) {
+      expect(String(error)).not.toContain(secret);
+    }
+  });
+
+  test("describeConfig leaves the secret out", () => {
+    const described = JSON.stringify(describeConfig(loadConfig({ SSE_SECRET: SECRET })));
+    expect(described).not.toContain("secret");
+    expect(described).toContain("maxBufferedEvents");
+  });
+});

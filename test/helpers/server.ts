@@ -1,0 +1,180 @@
+/**
+ * Starts the real server as a subprocess under a chosen runtime, on a free loopback port
+ * (PORT=0; the port is read from the server's "listening" log line).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { SECRET_HEX } from "./tokens.ts";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const BIN = `${ROOT}node_modules/.bin`;
+
+export const RUNTIMES = ["bun", "deno", "node"] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+
+/** The same commands as `bun run server`, `deno task start` and `npm start`. */
+export const SERVER_COMMANDS: Record<Runtime, readonly string[]> = {
+  bun: [`${BIN}/bun`, "src/entry/bun.ts"],
+  deno: [`${BIN}/deno`, "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/entry/deno.ts"],
+  node: [process.execPath, "--import", "tsx", "src/entry/node.ts"],
+};
+
+export interface RunningServer {
+  readonly runtime: Runtime;
+  readonly port: number;
+  /** Origin plus base path, without a trailing slash: `http://127.0.0.1:1234/sse-server`. */
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** Every stdout line so far (JSON logs). */
+  readonly logs: readonly string[];
+  readonly stderr: () => string;
+  /** Resolves with the exit code (or the signal's name). */
+  readonly exited: Promise<number | string>;
+  /** Sends a signal and waits for the exit (SIGKILL after `graceMs`). */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
+}
+
+export interface StartOptions {
+  readonly env?: Record<string, string>;
+  readonly basePath?: string;
+  readonly timeoutMs?: number;
+}
+
+export function startServer(runtime: Runtime, options: StartOptions = {}): Promise<RunningServer> {
+  const [command, ...args] = SERVER_COMMANDS[runtime];
+  const child = spawn(command!, args, {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      SSE_SECRET: SECRET_HEX,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "info",
+      NO_COLOR: "1",
+      ...(options.basePath !== undefined ? { BASE_PATH: options.basePath } : {}),
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: string[] = [];
+  let stderr = "";
+  let partial = "";
+  const exited = new Promise<number | string>((resolve) =>
+    child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${runtime} server did not start in time; stderr: ${stderr}`));
+    }, options.timeoutMs ?? 20_000);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${runtime} server exited (${code}) before listening; stderr: ${stderr}`));
+    });
+    child.stdout!.on("data", (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) {
+        logs.push(line);
+        const port = listeningPort(line);
+        if (port === undefined) continue;
+        clearTimeout(timer);
+        const base = (options.basePath ?? "/").replace(/\/+$/, "");
+        resolve({
+          runtime,
+          port,
+          url: `http://127.0.0.1:${port}${base}`,
+          process: child,
+          logs,
+          stderr: () => stderr,
+          exited,
+          async stop(signal = "SIGTERM", graceMs = 5000) {
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            const kill = setTimeout(() => child.kill("SIGKILL"), graceMs);
+            const code = await exited;
+            clearTimeout(kill);
+            return code;
+          },
+        });
+      }
+    });
+  });
+}
+
+function listeningPort(line: string): number | undefined {
+  if (!line.includes('"listening"')) return undefined;
+  try {
+    const entry = JSON.parse(line) as { msg?: string; port?: number };
+    return entry.msg === "listening" ? entry.port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the server command to completion (for start-up failures); resolves code and stderr. */
+export function runToExit(
+  runtime: Runtime,
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const [command, ...args] = SERVER_COMMANDS[runtime];
+  const child = spawn(command!, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  return new Promise((resolve) =>
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? signal ?? -1, stdout, stderr });
+    }),
+  );
+}
+
+/** POSTs a raw body to `submit`. */
+export function postSubmit(server: RunningServer, body: BodyInit, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${server.url}/submit`, { method: "POST", body, ...init });
+}
+
+/** The URL of a stream for a token. */
+export const eventsUrl = (server: RunningServer, token: string) =>
+  `${server.url}/events?token=${encodeURIComponent(token)}`;
+
+/** Polls the server's JSON logs until one matches, or fails after `timeoutMs`. */
+export async function waitForLog(
+  server: RunningServer,
+  match: (entry: Record<string, unknown>) => boolean,
+  { from = 0, timeoutMs = 5000 }: { from?: number; timeoutMs?: number } = {},
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const line of server.logs.slice(from)) {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (match(entry)) return entry;
+      } catch {
+        // not a JSON line
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no matching log line; logs:\n${server.logs.join("\n")}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The server answers, is still running, and has logged no unexpected error. */
+export async function expectHealthy(server: RunningServer): Promise<void> {
+  const ping = await fetch(`${server.url}/ping`);
+  if (ping.status !== 200) throw new Error(`ping answered ${ping.status}`);
+  if (server.process.exitCode !== null) throw new Error("server exited");
+  const errors = server.logs.filter((l) => l.includes('"level":"error"'));
+  if (errors.length > 0) throw new Error(`server logged errors:\n${errors.join("\n")}`);
+  if (/unhandled|uncaught/i.test(server.stderr())) throw new Error(`stderr: ${server.stderr()}`);
+}

@@ -1,0 +1,99 @@
+/**
+ * Mints tokens the way backends of the original server do, with an encoder independent
+ * of ours: the `branca` npm package (libsodium) and `@msgpack/msgpack`.
+ */
+import { encode } from "@msgpack/msgpack";
+import createReferenceBranca from "branca";
+import baseX from "base-x";
+import sodium from "libsodium-wrappers";
+
+await sodium.ready;
+
+export const SECRET_HEX = "7ff8e5d9a6c0b1e3d4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091";
+export const OTHER_SECRET_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+export interface MintOptions {
+  /** Unix seconds to stamp into the token (default: now). */
+  readonly timestamp?: number;
+  readonly secretHex?: string;
+}
+
+/** Seals raw payload bytes into a Branca token. */
+export function seal(payload: Uint8Array, options: MintOptions = {}): string {
+  const branca = createReferenceBranca(Buffer.from(options.secretHex ?? SECRET_HEX, "hex"));
+  return branca.encode(Buffer.from(payload), options.timestamp);
+}
+
+/** msgpack of `value`, sealed: a map stays a map, an array stays an array (rmp_serde form). */
+export function mint(value: unknown, options: MintOptions = {}): string {
+  return seal(encode(value), options);
+}
+
+export const subscribeToken = (topics: readonly string[], options?: MintOptions) =>
+  mint({ topics }, options);
+
+export interface TestEvent {
+  readonly topic: string;
+  readonly event: string;
+  readonly data: string;
+}
+
+export const submitToken = (events: readonly TestEvent[], options?: MintOptions) =>
+  mint({ events }, options);
+
+/** rmp_serde::to_vec form: structs as positional arrays. */
+export const submitTokenArrayForm = (events: readonly TestEvent[]) =>
+  mint([events.map((e) => [e.topic, e.event, e.data])]);
+
+const utf8 = new TextEncoder();
+
+/** Python's `msgpack.packb` with values given as `bytes`: str keys, bin values. */
+export const submitTokenBinValues = (events: readonly TestEvent[]) =>
+  mint({
+    events: events.map((e) => ({
+      topic: utf8.encode(e.topic),
+      event: utf8.encode(e.event),
+      data: utf8.encode(e.data),
+    })),
+  });
+
+/**
+ * msgpack as written before the str/bin split (Python msgpack < 1.0 by default): every
+ * string is "raw" — fixraw, raw16 or raw32, never str8 (0xd9), which did not exist yet.
+ */
+export function encodeOldStyle(value: unknown): Uint8Array {
+  const out: number[] = [];
+  const u16 = (n: number) => out.push(n >> 8, n & 0xff);
+  const u32 = (n: number) => out.push(n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+  const write = (v: unknown): void => {
+    if (typeof v === "string") {
+      const bytes = utf8.encode(v);
+      if (bytes.length < 32) out.push(0xa0 | bytes.length);
+      else if (bytes.length < 0x10000) (out.push(0xda), u16(bytes.length));
+      else (out.push(0xdb), u32(bytes.length));
+      out.push(...bytes);
+    } else if (Array.isArray(v)) {
+      if (v.length < 16) out.push(0x90 | v.length);
+      else (out.push(0xdc), u16(v.length));
+      v.forEach(write);
+    } else if (v !== null && typeof v === "object") {
+      const entries = Object.entries(v);
+      if (entries.length < 16) out.push(0x80 | entries.length);
+      else (out.push(0xde), u16(entries.length));
+      for (const [k, item] of entries) (write(k), write(item));
+    } else {
+      throw new Error(`encodeOldStyle: unsupported ${typeof v}`);
+    }
+  };
+  write(value);
+  return Uint8Array.from(out);
+}
+
+/** The reference base62 (base-x, as the `branca` package uses it). */
+export const referenceBase62 = baseX("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+/** Decodes a token, lets `change` alter its bytes, and re-encodes it. */
+export function tamper(token: string, change: (bytes: Uint8Array) => Uint8Array | void): string {
+  const bytes = Uint8Array.from(referenceBase62.decode(token));
+  return referenceBase62.encode(change(bytes) ?? bytes);
+}

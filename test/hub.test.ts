@@ -1,0 +1,106 @@
+import { describe, expect, test } from "bun:test";
+import { Hub, type Subscriber, type TopicInterest } from "../src/hub.ts";
+import { encodeEvent, HEARTBEAT_FRAME } from "../src/sse.ts";
+
+class Recorder implements Subscriber {
+  frames: Uint8Array[] = [];
+  ended = false;
+  active = true;
+  push(frame: Uint8Array) {
+    this.active = true;
+    this.frames.push(frame);
+  }
+  end() {
+    this.ended = true;
+  }
+  get texts() {
+    return this.frames.map((f) => new TextDecoder().decode(f));
+  }
+}
+
+const ev = (topic: string, data: string, event = "") => ({ topic, event, data });
+
+describe("Hub", () => {
+  test("delivers each event to the subscribers of its topic, in order", () => {
+    const hub = new Hub();
+    const a = new Recorder();
+    const b = new Recorder();
+    hub.subscribe(a, ["x"]);
+    hub.subscribe(b, ["x", "y"]);
+    const deliveries = hub.dispatch([ev("x", "1"), ev("y", "2"), ev("z", "3"), ev("x", "4")]);
+    expect(deliveries).toBe(5);
+    expect(a.texts).toEqual(["data: 1\n\n", "data: 4\n\n"]);
+    expect(b.texts).toEqual(["data: 1\n\n", "data: 2\n\n", "data: 4\n\n"]);
+  });
+
+  test("an event's bytes are encoded once and shared by every subscriber", () => {
+    const hub = new Hub();
+    const subs = [new Recorder(), new Recorder(), new Recorder()];
+    for (const s of subs) hub.subscribe(s, ["t"]);
+    hub.dispatch([ev("t", "shared")]);
+    expect(subs[1]!.frames[0]).toBe(subs[0]!.frames[0]!);
+    expect(subs[2]!.frames[0]).toBe(subs[0]!.frames[0]!);
+    expect(subs[0]!.frames[0]).toEqual(encodeEvent("", "shared"));
+  });
+
+  test("unsubscribe leaves no trace: topics and subscribers are dropped", () => {
+    const hub = new Hub();
+    const a = new Recorder();
+    const b = new Recorder();
+    hub.subscribe(a, ["x", "y"]);
+    hub.subscribe(b, ["y"]);
+    hub.unsubscribe(a, ["x", "y"]);
+    expect(hub.subscriberCount).toBe(1);
+    expect(hub.topicCount).toBe(1);
+    expect(hub.hasTopic("x")).toBe(false);
+    hub.dispatch([ev("x", "1"), ev("y", "2")]);
+    expect(a.frames).toEqual([]);
+    hub.unsubscribe(b, ["y"]);
+    expect(hub.subscriberCount).toBe(0);
+    expect(hub.topicCount).toBe(0);
+    hub.unsubscribe(b, ["y"]); // twice is harmless
+    expect(hub.topicCount).toBe(0);
+  });
+
+  test("reports topics gaining their first and losing their last subscriber", () => {
+    const calls: string[] = [];
+    const interest: TopicInterest = {
+      topicOpened: (t) => calls.push(`+${t}`),
+      topicClosed: (t) => calls.push(`-${t}`),
+    };
+    const hub = new Hub();
+    hub.watchInterest(interest);
+    const a = new Recorder();
+    const b = new Recorder();
+    hub.subscribe(a, ["x", "y"]);
+    hub.subscribe(b, ["x"]);
+    hub.unsubscribe(a, ["x", "y"]);
+    hub.unsubscribe(b, ["x"]);
+    expect(calls).toEqual(["+x", "+y", "-y", "-x"]);
+  });
+
+  test("heartbeat reaches only streams idle since the previous tick", () => {
+    const hub = new Hub();
+    const busy = new Recorder();
+    const idle = new Recorder();
+    hub.subscribe(busy, ["b"]);
+    hub.subscribe(idle, []);
+    hub.heartbeat(); // both were just opened: marks them, sends nothing
+    expect(idle.frames).toEqual([]);
+    hub.dispatch([ev("b", "1")]);
+    hub.heartbeat();
+    expect(busy.frames).toHaveLength(1);
+    expect(idle.frames).toEqual([HEARTBEAT_FRAME]);
+    hub.heartbeat(); // still idle: another heartbeat each tick
+    expect(idle.frames).toEqual([HEARTBEAT_FRAME, HEARTBEAT_FRAME]);
+    expect(busy.frames.at(-1)).toEqual(HEARTBEAT_FRAME);
+  });
+
+  test("endAll ends every stream", () => {
+    const hub = new Hub();
+    const subs = [new Recorder(), new Recorder()];
+    subs.forEach((s, i) => hub.subscribe(s, [`t${i}`]));
+    hub.endAll();
+    expect(subs.every((s) => s.ended)).toBe(true);
+  });
+});

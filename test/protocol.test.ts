@@ -1,0 +1,121 @@
+import { describe, expect, test } from "bun:test";
+import { encode } from "@msgpack/msgpack";
+import { parseSubmit, parseSubscribe, PayloadError, type Limits } from "../src/protocol.ts";
+import { encodeOldStyle } from "./helpers/tokens.ts";
+
+const limits: Limits = { maxTopicsPerToken: 4, maxEventsPerSubmit: 3, maxEventBytes: 64 };
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const rejects = (fn: () => unknown, message: RegExp) => {
+  expect(fn).toThrow(PayloadError);
+  expect(fn).toThrow(message);
+};
+
+describe("parseSubscribe", () => {
+  test("map form, unknown keys ignored", () => {
+    expect(parseSubscribe(encode({ topics: ["a", "b"], user: 7 }), limits)).toEqual({ topics: ["a", "b"] });
+  });
+
+  test("rmp_serde array form", () => {
+    expect(parseSubscribe(encode([["a", "b"]]), limits)).toEqual({ topics: ["a", "b"] });
+  });
+
+  test("bin strings (Python bytes) and old-style raw strings", () => {
+    expect(parseSubscribe(encode({ topics: [utf8("a"), utf8("ü")] }), limits).topics).toEqual(["a", "ü"]);
+    const long = "t".repeat(40); // raw16, where new msgpack writes str8
+    expect(parseSubscribe(encodeOldStyle({ topics: [long] }), limits).topics).toEqual([long]);
+  });
+
+  test("duplicate topics are subscribed once, in first-named order", () => {
+    expect(parseSubscribe(encode({ topics: ["b", "a", "b"] }), limits).topics).toEqual(["b", "a"]);
+  });
+
+  test("an empty topic list is valid (a stream of heartbeats only)", () => {
+    expect(parseSubscribe(encode({ topics: [] }), limits).topics).toEqual([]);
+  });
+
+  test("rejects bad shapes with a path to the problem", () => {
+    rejects(() => parseSubscribe(encode({}), limits), /topics/);
+    rejects(() => parseSubscribe(encode({ topics: "a" }), limits), /topics/);
+    rejects(() => parseSubscribe(encode({ topics: [1] }), limits), /topics\.0/);
+    rejects(() => parseSubscribe(encode(42), limits), /expected a map or an array/);
+    rejects(() => parseSubscribe(encode(null), limits), /expected a map or an array/);
+  });
+
+  test("rejects CR or LF in a topic, and invalid UTF-8", () => {
+    rejects(() => parseSubscribe(encode({ topics: ["a\nb"] }), limits), /CR or LF/);
+    rejects(() => parseSubscribe(encode({ topics: ["a\rb"] }), limits), /CR or LF/);
+    rejects(() => parseSubscribe(encode({ topics: [new Uint8Array([0xc3, 0x28])] }), limits), /UTF-8/);
+  });
+
+  test("rejects more distinct topics than the limit", () => {
+    rejects(() => parseSubscribe(encode({ topics: ["1", "2", "3", "4", "5"] }), limits), /too many topics/);
+    expect(parseSubscribe(encode({ topics: ["1", "2", "3", "4", "4"] }), limits).topics).toHaveLength(4);
+  });
+
+  test("rejects bytes that are not msgpack", () => {
+    rejects(() => parseSubscribe(new Uint8Array([0xc1]), limits), /not valid msgpack/);
+    rejects(() => parseSubscribe(new Uint8Array([]), limits), /not valid msgpack/);
+    rejects(() => parseSubscribe(utf8('{"topics":["a"]}'), limits), /msgpack|expected/);
+    // A valid value followed by trailing bytes is not one msgpack document.
+    rejects(() => parseSubscribe(new Uint8Array([...encode({ topics: [] }), 0x01]), limits), /msgpack/);
+  });
+});
+
+describe("parseSubmit", () => {
+  const event = { topic: "t", event: "e", data: "line 1\nline 2" };
+
+  test("map form", () => {
+    expect(parseSubmit(encode({ events: [event] }), limits)).toEqual({ events: [event] });
+  });
+
+  test("rmp_serde array form, and map and array structs mixed", () => {
+    const payload = encode([[["t", "e", "d"], { topic: "u", event: "", data: "" }]]);
+    expect(parseSubmit(payload, limits).events).toEqual([
+      { topic: "t", event: "e", data: "d" },
+      { topic: "u", event: "", data: "" },
+    ]);
+  });
+
+  test("bin keys and values (Python bytes everywhere)", () => {
+    // fixmap{bin"events": [fixmap{bin"topic": bin"t", bin"event": bin"e", bin"data": bin"d"}]}
+    const bin = (s: string) => [0xc4, s.length, ...utf8(s)];
+    const payload = Uint8Array.from([
+      0x81, ...bin("events"), 0x91,
+      0x83, ...bin("topic"), ...bin("t"), ...bin("event"), ...bin("e"), ...bin("data"), ...bin("d"),
+    ]);
+    expect(parseSubmit(payload, limits).events).toEqual([{ topic: "t", event: "e", data: "d" }]);
+  });
+
+  test("old-style raw strings", () => {
+    const data = "x".repeat(50);
+    expect(parseSubmit(encodeOldStyle({ events: [{ topic: "t", event: "e", data }] }), limits).events[0]!.data).toBe(data);
+  });
+
+  test("the whole submission is rejected when one event is bad", () => {
+    const bad = { events: [event, { topic: "t", event: "x\ny", data: "" }] };
+    rejects(() => parseSubmit(encode(bad), limits), /events\.1\.event: must not contain CR or LF/);
+  });
+
+  test("missing or non-string fields are rejected", () => {
+    rejects(() => parseSubmit(encode({ events: [{ topic: "t", event: "e" }] }), limits), /events\.0\.data/);
+    rejects(() => parseSubmit(encode({ events: [{ topic: "t", event: 1, data: "" }] }), limits), /events\.0\.event/);
+    rejects(() => parseSubmit(encode([[["t", "e"]]]), limits), /events\.0\.data/);
+    rejects(() => parseSubmit(encode({ events: {} }), limits), /events/);
+  });
+
+  test("data may hold line breaks; topics may not", () => {
+    rejects(() => parseSubmit(encode({ events: [{ ...event, topic: "a\r\nb" }] }), limits), /topic/);
+  });
+
+  test("limits: events per submission and bytes per event", () => {
+    rejects(() => parseSubmit(encode({ events: [event, event, event, event] }), limits), /too many events/);
+    const big = { topic: "t", event: "e", data: "é".repeat(32) }; // 2 + 64 bytes
+    rejects(() => parseSubmit(encode({ events: [big] }), limits), /over the limit/);
+    const fits = { topic: "t", event: "e", data: "x".repeat(62) };
+    expect(parseSubmit(encode({ events: [fits] }), limits).events).toHaveLength(1);
+  });
+
+  test("an empty submission is valid", () => {
+    expect(parseSubmit(encode({ events: [] }), limits).events).toEqual([]);
+  });
+});
