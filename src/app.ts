@@ -13,7 +13,7 @@ import { redactUrl } from "./log.ts";
 import { parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
 import { SubscriberStream } from "./stream.ts";
 import { TokenError, type Branca } from "./token/branca.ts";
-import { TransportUnavailable, type Transport } from "./transport/transport.ts";
+import { TransportUnavailable, type Transport } from "./transport/index.ts";
 
 export interface AppDeps {
   readonly config: Config;
@@ -43,6 +43,11 @@ export function createApp(deps: AppDeps): Hono {
   app.use(cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86400 }));
 
   app.get("/ping", (c) => c.text("pong"));
+  // Liveness: the process serves HTTP. Readiness: it can also deliver every event.
+  app.get("/health/live", (c) => c.text("live"));
+  app.get("/health/ready", (c) =>
+    transport.ready ? c.text("ready") : c.text("not ready: event transport unavailable", 503),
+  );
 
   app.get("/events", (c) => {
     const { topics } = parseSubscribe(openToken(c.req.query("token")), config);

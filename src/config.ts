@@ -17,6 +17,8 @@ export interface Config {
   readonly maxEventBytes: number;
   readonly maxBufferedEvents: number;
   readonly logLevel: LogLevel;
+  /** Turns clustering on; undefined runs one instance in memory. */
+  readonly redisUrl: string | undefined;
 }
 
 /** A configuration problem, named by its variable; the message is safe to print. */
@@ -53,6 +55,11 @@ const schema = z.object({
   SSE_MAX_EVENT_BYTES: int(1, 64 * 1024 * 1024, 64 * 1024),
   SSE_MAX_BUFFERED_EVENTS: int(1, 1_000_000, 1024),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
+    .optional(),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -78,6 +85,7 @@ export function loadConfig(env: Env): Config {
     maxEventBytes: v.SSE_MAX_EVENT_BYTES,
     maxBufferedEvents: v.SSE_MAX_BUFFERED_EVENTS,
     logLevel: v.LOG_LEVEL,
+    redisUrl: v.REDIS_URL,
   };
 }
 
@@ -102,8 +110,8 @@ function hexToBytes(hex: string): Uint8Array {
   return bytes;
 }
 
-/** What start-up logs: every setting but the secret. */
+/** What start-up logs: every setting but the secret (and a Redis URL's password). */
 export function describeConfig(config: Config): Record<string, unknown> {
-  const { secret: _secret, ...rest } = config;
-  return rest;
+  const { secret: _secret, redisUrl, ...rest } = config;
+  return { ...rest, redisUrl: redisUrl?.replace(/\/\/([^@/]*)@/, "//[redacted]@") };
 }

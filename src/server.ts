@@ -8,8 +8,7 @@ import { ConfigError, describeConfig, loadConfig, type Config, type Env } from "
 import { Hub } from "./hub.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createBranca } from "./token/branca.ts";
-import { MemoryTransport } from "./transport/memory.ts";
-import type { Transport } from "./transport/transport.ts";
+import { createTransport, type Transport } from "./transport/index.ts";
 
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
@@ -32,9 +31,13 @@ export interface SseServer {
   close(): Promise<void>;
 }
 
-export function createSseServer(config: Config, logger: Logger): SseServer {
+export async function createSseServer(config: Config, logger: Logger): Promise<SseServer> {
   const hub = new Hub();
-  const transport = new MemoryTransport((events) => hub.dispatch(events));
+  const transport = await createTransport(
+    config,
+    { deliver: (events) => hub.dispatch(events), endAllStreams: () => hub.endAll() },
+    logger,
+  );
   hub.watchInterest(transport);
   const app = createApp({ config, hub, transport, branca: createBranca(config.secret), logger });
   // One timer for all streams, not one per stream.
@@ -69,7 +72,7 @@ export async function run(env: Env, listen: Listen): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel, writeLine);
-  const server = createSseServer(config, logger);
+  const server = await createSseServer(config, logger);
   let listener: Listener | undefined;
   let stopping = false;
   const stop = async (signal: string) => {

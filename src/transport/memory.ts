@@ -1,17 +1,17 @@
 /** One instance, no broker: a submission is delivered to the local hub at once. */
 import type { SseEvent } from "../sse.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport, TransportSink } from "./transport.ts";
 
 export class MemoryTransport implements Transport {
   readonly ready = true;
-  readonly #deliver: (events: readonly SseEvent[]) => void;
+  readonly #sink: TransportSink;
 
-  constructor(deliver: (events: readonly SseEvent[]) => void) {
-    this.#deliver = deliver;
+  constructor(sink: TransportSink) {
+    this.#sink = sink;
   }
 
   publish(events: readonly SseEvent[]): Promise<void> {
-    this.#deliver(events);
+    this.#sink.deliver(events);
     return Promise.resolve();
   }
 

@@ -18,6 +18,17 @@ export interface Transport extends TopicInterest {
   close(): Promise<void>;
 }
 
+/** What a transport hands its events to: the local hub, plus a way to drop local streams. */
+export interface TransportSink {
+  /** Delivers a batch (from this or another instance) to local subscribers, in order. */
+  deliver(events: readonly SseEvent[]): void;
+  /**
+   * Ends every local stream: called when delivery can no longer be guaranteed (e.g. the
+   * broker connection was lost), so that clients reconnect and resync rather than miss events.
+   */
+  endAllStreams(): void;
+}
+
 /** The broker could not take a submission; the client should retry. */
 export class TransportUnavailable extends Error {
   override name = "TransportUnavailable";
