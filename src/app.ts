@@ -11,6 +11,7 @@ import type { Hub } from "./hub.ts";
 import type { Logger } from "./log.ts";
 import { redactUrl } from "./log.ts";
 import { parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
+import { startStream } from "./resume.ts";
 import { SubscriberStream } from "./stream.ts";
 import { TokenError, type Branca } from "./token/branca.ts";
 import { TransportUnavailable, type Transport } from "./transport/index.ts";
@@ -51,13 +52,23 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get("/events", (c) => {
     const { topics } = parseSubscribe(openToken(c.req.query("token")), config);
-    const stream = new SubscriberStream(config.maxBufferedEvents, (reason) => {
+    // A reconnecting EventSource sends the header; it is newer than any id in the URL.
+    const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId") || undefined;
+    const start = startStream(hub.history, topics, lastEventId);
+    const stream = new SubscriberStream(start.opening, config.maxBufferedEvents, (reason) => {
       hub.unsubscribe(stream, topics);
       if (reason === "slow") logger.warn("slow subscriber disconnected", { topics: topics.length });
       logger.debug("stream closed", { reason, streams: hub.subscriberCount, topics: hub.topicCount });
     });
+    // Replay and subscription happen in one synchronous step: no event can fall between.
+    stream.replay(start.backlog);
     hub.subscribe(stream, topics);
-    logger.debug("stream opened", { streams: hub.subscriberCount, topics: hub.topicCount });
+    logger.debug("stream opened", {
+      start: start.outcome,
+      replayed: start.backlog.length,
+      streams: hub.subscriberCount,
+      topics: hub.topicCount,
+    });
     return new Response(stream.body, { headers: STREAM_HEADERS });
   });
 

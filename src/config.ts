@@ -17,8 +17,16 @@ export interface Config {
   readonly maxEventBytes: number;
   readonly maxBufferedEvents: number;
   readonly logLevel: LogLevel;
+  /** Events kept per topic for resuming streams; 0 turns history off. */
+  readonly historySize: number;
+  readonly historyTtlSeconds: number;
+  readonly historyMaxBytes: number;
   /** Turns clustering on; undefined runs one instance in memory. */
   readonly redisUrl: string | undefined;
+  /** REDIS_URL names Redis Cluster seed nodes: pub/sub is sharded (SPUBLISH/SSUBSCRIBE). */
+  readonly redisCluster: boolean;
+  /** Prepended to each topic to name its Redis channel, so deployments can share a Redis. */
+  readonly redisChannelPrefix: string;
 }
 
 /** A configuration problem, named by its variable; the message is safe to print. */
@@ -54,12 +62,20 @@ const schema = z.object({
   SSE_MAX_EVENTS: int(1, 1_000_000, 1000),
   SSE_MAX_EVENT_BYTES: int(1, 64 * 1024 * 1024, 64 * 1024),
   SSE_MAX_BUFFERED_EVENTS: int(1, 1_000_000, 1024),
+  SSE_HISTORY_SIZE: int(0, 1_000_000, 100),
+  SSE_HISTORY_TTL: int(1, 7 * 86400, 300),
+  SSE_HISTORY_MAX_BYTES: int(1024, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   REDIS_URL: z
     .string()
     .trim()
     .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
     .optional(),
+  REDIS_CLUSTER: z
+    .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+    .transform((v) => v === "true" || v === "1" || v === "yes")
+    .default(false),
+  REDIS_CHANNEL_PREFIX: z.string().default("sse:"),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -84,8 +100,13 @@ export function loadConfig(env: Env): Config {
     maxEventsPerSubmit: v.SSE_MAX_EVENTS,
     maxEventBytes: v.SSE_MAX_EVENT_BYTES,
     maxBufferedEvents: v.SSE_MAX_BUFFERED_EVENTS,
+    historySize: v.SSE_HISTORY_SIZE,
+    historyTtlSeconds: v.SSE_HISTORY_TTL,
+    historyMaxBytes: v.SSE_HISTORY_MAX_BYTES,
     logLevel: v.LOG_LEVEL,
     redisUrl: v.REDIS_URL,
+    redisCluster: v.REDIS_CLUSTER,
+    redisChannelPrefix: v.REDIS_CHANNEL_PREFIX,
   };
 }
 
@@ -113,5 +134,5 @@ function hexToBytes(hex: string): Uint8Array {
 /** What start-up logs: every setting but the secret (and a Redis URL's password). */
 export function describeConfig(config: Config): Record<string, unknown> {
   const { secret: _secret, redisUrl, ...rest } = config;
-  return { ...rest, redisUrl: redisUrl?.replace(/\/\/([^@/]*)@/, "//[redacted]@") };
+  return { ...rest, redisUrl: redisUrl?.replace(/\/\/([^@/]*)@/g, "//[redacted]@") };
 }

@@ -3,6 +3,7 @@
  * subscriber wants it, and the same bytes are handed to all of them. Publishing costs
  * one map lookup per event, whatever the number of topics.
  */
+import type { History } from "./history.ts";
 import { encodeEvent, HEARTBEAT_FRAME, type SseEvent } from "./sse.ts";
 
 /** A local stream that can take frames. */
@@ -22,9 +23,15 @@ export interface TopicInterest {
 }
 
 export class Hub {
+  /** Numbers and keeps events for resuming; undefined when history is off. */
+  readonly history: History | undefined;
   readonly #topics = new Map<string, Set<Subscriber>>();
   readonly #subscribers = new Set<Subscriber>();
   #interest: TopicInterest | undefined;
+
+  constructor(history?: History) {
+    this.history = history;
+  }
 
   /** Registers who hears about topics gaining or losing their local audience. */
   watchInterest(interest: TopicInterest): void {
@@ -72,8 +79,9 @@ export class Hub {
     let deliveries = 0;
     for (const { topic, event, data } of events) {
       const audience = this.#topics.get(topic);
-      if (!audience) continue;
-      const frame = encodeEvent(event, data);
+      // With history, every event is numbered and kept, heard now or not.
+      const frame = this.history ? this.history.append(topic, event, data) : audience && encodeEvent(event, data);
+      if (!audience || !frame) continue;
       for (const subscriber of audience) subscriber.push(frame);
       deliveries += audience.size;
     }

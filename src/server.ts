@@ -5,6 +5,7 @@
 import process from "node:process";
 import { createApp } from "./app.ts";
 import { ConfigError, describeConfig, loadConfig, type Config, type Env } from "./config.ts";
+import { History } from "./history.ts";
 import { Hub } from "./hub.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createBranca } from "./token/branca.ts";
@@ -32,7 +33,15 @@ export interface SseServer {
 }
 
 export async function createSseServer(config: Config, logger: Logger): Promise<SseServer> {
-  const hub = new Hub();
+  const history =
+    config.historySize > 0
+      ? new History({
+          perTopic: config.historySize,
+          maxAgeMs: config.historyTtlSeconds * 1000,
+          maxBytes: config.historyMaxBytes,
+        })
+      : undefined;
+  const hub = new Hub(history);
   const transport = await createTransport(
     config,
     { deliver: (events) => hub.dispatch(events), endAllStreams: () => hub.endAll() },
@@ -41,7 +50,10 @@ export async function createSseServer(config: Config, logger: Logger): Promise<S
   hub.watchInterest(transport);
   const app = createApp({ config, hub, transport, branca: createBranca(config.secret), logger });
   // One timer for all streams, not one per stream.
-  const heartbeat = setInterval(() => hub.heartbeat(), config.heartbeatSeconds * 1000);
+  const heartbeat = setInterval(() => {
+    hub.heartbeat();
+    history?.sweep(); // so that idle history ages out too
+  }, config.heartbeatSeconds * 1000);
   return {
     config,
     hub,

@@ -17,9 +17,11 @@ export interface SseEvent {
  * Frames one event. The event name is omitted when empty (the browser then dispatches a
  * plain `message`); data always yields at least one `data:` line, because a message
  * without any is never dispatched, and the original server's clients send empty data.
+ * `id`, when given, becomes the stream position a reconnecting client sends back.
  */
-export function encodeEvent(event: string, data: string): Uint8Array {
-  let text = event === "" ? "" : `event: ${event}\n`;
+export function encodeEvent(event: string, data: string, id?: string): Uint8Array {
+  let text = id === undefined ? "" : `id: ${id}\n`;
+  if (event !== "") text += `event: ${event}\n`;
   for (const line of data.split(LINE_BREAK)) text += `data: ${line}\n`;
   return encoder.encode(text + "\n");
 }
@@ -31,4 +33,13 @@ export function encodeComment(text: string): Uint8Array {
 
 /** Sent as soon as a stream opens, so the response headers and first bytes leave at once. */
 export const OPEN_FRAME = encodeComment("ok");
+
+/**
+ * An opening frame that also sets the client's last event id without dispatching an
+ * event (a message with no data only updates the id), so a stream that sees no event
+ * before it drops can still resume from where it started.
+ */
+export function encodeOpenFrame(id: string): Uint8Array {
+  return encoder.encode(`: ok\nid: ${id}\n\n`);
+}
 export const HEARTBEAT_FRAME = encodeComment("");

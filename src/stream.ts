@@ -5,7 +5,6 @@
  * silently skipped.
  */
 import type { Subscriber } from "./hub.ts";
-import { OPEN_FRAME } from "./sse.ts";
 
 export type EndReason = "client" | "slow" | "server";
 
@@ -14,10 +13,11 @@ export class SubscriberStream implements Subscriber {
   active = true;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #open = true;
-  readonly #maxBuffered: number;
+  #maxBuffered: number;
   readonly #onEnd: (reason: EndReason) => void;
 
-  constructor(maxBuffered: number, onEnd: (reason: EndReason) => void) {
+  /** `opening` goes out at once, so headers and first bytes leave before any event. */
+  constructor(opening: Uint8Array, maxBuffered: number, onEnd: (reason: EndReason) => void) {
     this.#maxBuffered = maxBuffered;
     this.#onEnd = onEnd;
     // highWaterMark 0: desiredSize is minus the number of frames not yet taken.
@@ -25,7 +25,7 @@ export class SubscriberStream implements Subscriber {
       {
         start: (controller) => {
           this.#controller = controller;
-          controller.enqueue(OPEN_FRAME);
+          controller.enqueue(opening);
         },
         cancel: () => this.#finish("client"),
       },
@@ -43,6 +43,15 @@ export class SubscriberStream implements Subscriber {
       return;
     }
     this.#controller.enqueue(frame);
+  }
+
+  /**
+   * Queues frames owed from before the stream opened (a replay). They do not count
+   * against the bound for live events: the client has not had a chance to read yet.
+   */
+  replay(frames: readonly Uint8Array[]): void {
+    for (const frame of frames) this.#controller.enqueue(frame);
+    this.#maxBuffered += frames.length;
   }
 
   end(): void {

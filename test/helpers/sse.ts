@@ -19,6 +19,11 @@ export interface EventStream {
   readonly pending: readonly ReceivedEvent[];
   /** Comments seen so far (heartbeats, the opening comment). */
   readonly comments: readonly string[];
+  /**
+   * The id a browser would send back on reconnect. Tracked from the raw lines, since
+   * a message with an id and no data updates it without dispatching an event.
+   */
+  readonly lastEventId: () => string | undefined;
   /** Resolves when the server ends the stream (true) or it errors (false). */
   readonly ended: Promise<boolean>;
   close(): void;
@@ -31,6 +36,8 @@ export async function openStream(url: string, init?: RequestInit): Promise<Event
   const comments: string[] = [];
   let wake: () => void = () => {};
   let finished = false;
+  let lastEventId: string | undefined;
+  let partialLine = "";
   const parser = createParser({
     onEvent: (m: EventSourceMessage) => {
       pending.push({ event: m.event ?? "message", data: m.data, id: m.id });
@@ -49,7 +56,11 @@ export async function openStream(url: string, init?: RequestInit): Promise<Event
       for (;;) {
         const { done, value } = await reader.read();
         if (done) return true;
-        parser.feed(decoder.decode(value, { stream: true }));
+        const text = decoder.decode(value, { stream: true });
+        const lines = (partialLine + text).split(/\r\n|\r|\n/);
+        partialLine = lines.pop()!;
+        for (const line of lines) if (line.startsWith("id:")) lastEventId = line.slice(3).replace(/^ /, "");
+        parser.feed(text);
       }
     } catch {
       return false;
@@ -73,5 +84,13 @@ export async function openStream(url: string, init?: RequestInit): Promise<Event
     return pending.splice(0, n);
   }
 
-  return { response, next, pending, comments, ended, close: () => abort.abort() };
+  return {
+    response,
+    next,
+    pending,
+    comments,
+    lastEventId: () => lastEventId,
+    ended,
+    close: () => abort.abort(),
+  };
 }

@@ -1,0 +1,35 @@
+/**
+ * How a stream starts: fresh, resumed (the missed events replayed), or reset (the client
+ * is told that history cannot cover its gap and it must resync).
+ */
+import type { GapReason, History } from "./history.ts";
+import { encodeEvent, encodeOpenFrame, OPEN_FRAME } from "./sse.ts";
+
+export interface StreamStart {
+  /** The first bytes of the stream. */
+  readonly opening: Uint8Array;
+  /** Frames to send before live events: the replay, or the reset signal. */
+  readonly backlog: readonly Uint8Array[];
+  readonly outcome: "fresh" | "resumed" | GapReason;
+}
+
+/** The event that tells a client its stream has a gap; its data says why. */
+export const RESET_EVENT = "reset";
+
+export function startStream(
+  history: History | undefined,
+  topics: readonly string[],
+  lastEventId: string | undefined,
+): StreamStart {
+  if (lastEventId === undefined) {
+    // Numbering the start lets a stream that drops before any event still resume.
+    return { opening: history ? encodeOpenFrame(history.currentId) : OPEN_FRAME, backlog: [], outcome: "fresh" };
+  }
+  const result = history ? history.resume(topics, lastEventId) : ({ ok: false, reason: "history-off" } as const);
+  if (result.ok) {
+    return { opening: OPEN_FRAME, backlog: result.entries.map((e) => e.frame), outcome: "resumed" };
+  }
+  // The reset carries the current position, so the next reconnect resumes from here.
+  const reset = encodeEvent(RESET_EVENT, result.reason, history?.currentId);
+  return { opening: OPEN_FRAME, backlog: [reset], outcome: result.reason };
+}

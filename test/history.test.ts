@@ -1,0 +1,115 @@
+import { describe, expect, test } from "bun:test";
+import { History, type HistoryLimits } from "../src/history.ts";
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const limits: HistoryLimits = { perTopic: 100, maxAgeMs: 60_000, maxBytes: 1 << 20 };
+
+function fixture(overrides: Partial<HistoryLimits> = {}) {
+  let now = 1_000_000;
+  const history = new History({ ...limits, ...overrides }, () => now, "epoch1");
+  const add = (topic: string, data: string) => history.append(topic, "", data);
+  const replay = (topics: string[], lastId: string) => {
+    const result = history.resume(topics, lastId);
+    return result.ok ? result.entries.map((e) => text(e.frame).match(/data: (.*)/)![1]) : result.reason;
+  };
+  return { history, add, replay, advance: (ms: number) => (now += ms) };
+}
+
+describe("History", () => {
+  test("numbers events with a short id: epoch, dash, base-36 position", () => {
+    const { history, add } = fixture();
+    expect(history.currentId).toBe("epoch1-0");
+    expect(text(add("t", "a"))).toBe("id: epoch1-1\ndata: a\n\n");
+    for (let i = 0; i < 40; i++) add("t", "x");
+    expect(history.currentId).toBe("epoch1-15"); // 41 in base 36
+  });
+
+  test("replays exactly what came after the id, in order", () => {
+    const { history, add, replay } = fixture();
+    add("t", "1");
+    const seen = history.currentId;
+    add("t", "2");
+    add("other", "no");
+    add("t", "3");
+    expect(replay(["t"], seen)).toEqual(["2", "3"]);
+    expect(replay(["t"], history.currentId)).toEqual([]);
+  });
+
+  test("several topics interleave by position", () => {
+    const { history, add, replay } = fixture();
+    const start = history.currentId;
+    add("a", "a1");
+    add("b", "b1");
+    add("c", "c1");
+    add("a", "a2");
+    add("b", "b2");
+    expect(replay(["b", "a"], start)).toEqual(["a1", "b1", "a2", "b2"]);
+  });
+
+  test("a topic that lost events to its count bound cannot resume from before them", () => {
+    const { history, add, replay } = fixture({ perTopic: 2 });
+    const start = history.currentId;
+    add("t", "1");
+    const afterFirst = history.currentId;
+    add("t", "2");
+    add("t", "3"); // evicts 1
+    add("quiet", "q");
+    expect(replay(["t"], start)).toBe("evicted");
+    expect(replay(["t"], afterFirst)).toEqual(["2", "3"]);
+    // Another topic's bound does not affect this one.
+    expect(replay(["quiet"], start)).toEqual(["q"]);
+  });
+
+  test("events age out; a client older than the oldest kept event gets a gap", () => {
+    const { history, add, replay, advance } = fixture({ maxAgeMs: 1000 });
+    const start = history.currentId;
+    add("t", "old");
+    const afterOld = history.currentId;
+    advance(800);
+    add("t", "new");
+    advance(300);
+    history.sweep();
+    expect(replay(["t"], start)).toBe("evicted");
+    expect(replay(["t"], afterOld)).toEqual(["new"]);
+    expect(history.size).toBe(1);
+  });
+
+  test("the total byte bound evicts the oldest events of any topic", () => {
+    const { history, add, replay } = fixture({ maxBytes: 2000 });
+    const start = history.currentId;
+    for (let i = 0; i < 50; i++) add(`topic-${i % 5}`, "x".repeat(100));
+    expect(history.bytes).toBeLessThanOrEqual(2000);
+    expect(history.size).toBeGreaterThan(0);
+    expect(replay(["topic-0"], start)).toBe("evicted");
+    const recent = history.currentId;
+    add("topic-0", "fresh");
+    expect(replay(["topic-0"], recent)).toEqual(["fresh"]);
+  });
+
+  test("ids of another epoch, from the future, or malformed are unknown", () => {
+    const { history, add, replay } = fixture();
+    add("t", "1");
+    for (const id of ["other-1", "epoch1-2", "epoch1-zzzzzzzzzzzz", "epoch1-", "epoch1-A", "garbage", "", "epoch1-1-1", "-1"]) {
+      expect({ id, result: replay(["t"], id) }).toEqual({ id, result: "unknown-id" });
+    }
+    expect(history.resume(["t"], "epoch1-0").ok).toBe(true);
+  });
+
+  test("memory stays bounded under a firehose on one topic", () => {
+    const { history, add } = fixture({ perTopic: 10 });
+    for (let i = 0; i < 20_000; i++) add("hot", String(i));
+    expect(history.size).toBe(10);
+    expect(history.bytes).toBeLessThan(10 * 200);
+  });
+
+  test("topics whose events all aged out are forgotten", () => {
+    const { history, add, replay, advance } = fixture({ maxAgeMs: 10 });
+    for (let i = 0; i < 100; i++) add(`t${i}`, "x");
+    advance(20);
+    history.sweep();
+    expect(history.size).toBe(0);
+    expect(history.bytes).toBe(0);
+    expect(history.topicCount).toBe(0);
+    expect(replay(["t5"], history.currentId)).toEqual([]);
+  });
+});
