@@ -1,15 +1,15 @@
 /**
  * The HTTP surface, in Web-standard Request/Response only: `GET events`, `POST submit`,
- * `GET ping`, CORS on everything. Every client mistake maps to a 4xx with one short line;
- * nothing a client sends can produce a 500.
+ * `GET ping`, health and metrics, CORS on everything. Every client mistake maps to a 4xx
+ * with one short line; nothing a client sends can produce a 500.
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { Config } from "./config.ts";
 import type { Hub } from "./hub.ts";
-import type { Logger } from "./log.ts";
-import { redactUrl } from "./log.ts";
+import { redactUrl, type Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
 import { parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
 import { startStream } from "./resume.ts";
 import { SubscriberStream } from "./stream.ts";
@@ -22,6 +22,7 @@ export interface AppDeps {
   readonly transport: Transport;
   readonly branca: Branca;
   readonly logger: Logger;
+  readonly metrics: Metrics;
 }
 
 const STREAM_HEADERS = {
@@ -30,8 +31,13 @@ const STREAM_HEADERS = {
   "X-Accel-Buffering": "no",
 } as const;
 
+/** Too many open streams: the client should come back later (or elsewhere). */
+class ServerFull extends Error {}
+
+type RejectStatus = 400 | 401 | 413 | 503;
+
 export function createApp(deps: AppDeps): Hono {
-  const { config, hub, transport, branca, logger } = deps;
+  const { config, hub, transport, branca, logger, metrics } = deps;
   const app = config.basePath ? new Hono().basePath(config.basePath) : new Hono();
 
   /** Verifies and decrypts a token; any problem is a TokenError (→ 401). */
@@ -49,20 +55,28 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/health/ready", (c) =>
     transport.ready ? c.text("ready") : c.text("not ready: event transport unavailable", 503),
   );
+  app.get("/metrics", async (c) =>
+    c.text(await metrics.render(), 200, { "Content-Type": metrics.registry.contentType }),
+  );
 
   app.get("/events", (c) => {
+    if (config.maxStreams > 0 && hub.subscriberCount >= config.maxStreams) throw new ServerFull();
     const { topics } = parseSubscribe(openToken(c.req.query("token")), config);
     // A reconnecting EventSource sends the header; it is newer than any id in the URL.
     const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId") || undefined;
     const start = startStream(hub.history, topics, lastEventId);
     const stream = new SubscriberStream(start.opening, config.maxBufferedEvents, (reason) => {
       hub.unsubscribe(stream, topics);
-      if (reason === "slow") logger.warn("slow subscriber disconnected", { topics: topics.length });
+      if (reason === "slow") {
+        metrics.slowConsumers.inc();
+        logger.warn("slow subscriber disconnected", { topics: topics.length });
+      }
       logger.debug("stream closed", { reason, streams: hub.subscriberCount, topics: hub.topicCount });
     });
     // Replay and subscription happen in one synchronous step: no event can fall between.
     stream.replay(start.backlog);
     hub.subscribe(stream, topics);
+    hub.bytesWritten += start.backlog.reduce((sum, frame) => sum + frame.length, start.opening.length);
     logger.debug("stream opened", {
       start: start.outcome,
       replayed: start.backlog.length,
@@ -79,8 +93,12 @@ export function createApp(deps: AppDeps): Hono {
       onError: (c) => reject(c, 413, `body is larger than ${config.maxBodyBytes} bytes`),
     }),
     async (c) => {
+      const started = performance.now();
       const { events } = parseSubmit(openToken((await c.req.text()).trim()), config);
       await transport.publish(events);
+      metrics.submissions.inc();
+      metrics.eventsSubmitted.inc(events.length);
+      metrics.submitSeconds.observe((performance.now() - started) / 1000);
       return c.text("OK");
     },
   );
@@ -88,21 +106,24 @@ export function createApp(deps: AppDeps): Hono {
   app.notFound((c) => c.text("not found", 404));
 
   app.onError((error, c) => {
-    if (error instanceof TokenError) return reject(c, 401, `invalid token: ${error.message}`);
+    if (error instanceof TokenError) {
+      metrics.rejectToken(error.reason);
+      return reject(c, 401, `invalid token: ${error.message}`);
+    }
     if (error instanceof PayloadError) return reject(c, 400, error.message);
     if (error instanceof TransportUnavailable) return reject(c, 503, error.message);
+    if (error instanceof ServerFull) {
+      c.header("Retry-After", "5");
+      return reject(c, 503, `too many open streams (limit ${config.maxStreams}); retry later`);
+    }
     logger.error("unexpected error", { path: redactUrl(c.req.url), error: String(error) });
     return c.text("internal error", 500);
   });
 
-  /** Answers a client mistake: logged with its reason, never with the token. */
-  function reject(c: Context, status: 400 | 401 | 413 | 503, message: string): Response {
-    logger.info("request rejected", {
-      method: c.req.method,
-      path: redactUrl(c.req.url),
-      status,
-      reason: message,
-    });
+  /** Answers a client mistake: counted, logged with its reason, never with the token. */
+  function reject(c: Context, status: RejectStatus, message: string): Response {
+    metrics.requestsRejected.inc({ status: String(status) });
+    logger.info("request rejected", { method: c.req.method, path: redactUrl(c.req.url), status, reason: message });
     return c.text(message, status);
   }
 

@@ -17,6 +17,10 @@ export interface Config {
   readonly maxEventBytes: number;
   readonly maxBufferedEvents: number;
   readonly logLevel: LogLevel;
+  /** Open streams allowed at once; 0 means no limit. */
+  readonly maxStreams: number;
+  /** Seconds over which shutdown spreads the closing of streams. */
+  readonly shutdownDrainSeconds: number;
   /** Events kept per topic for resuming streams; 0 turns history off. */
   readonly historySize: number;
   readonly historyTtlSeconds: number;
@@ -62,6 +66,8 @@ const schema = z.object({
   SSE_MAX_EVENTS: int(1, 1_000_000, 1000),
   SSE_MAX_EVENT_BYTES: int(1, 64 * 1024 * 1024, 64 * 1024),
   SSE_MAX_BUFFERED_EVENTS: int(1, 1_000_000, 1024),
+  SSE_MAX_STREAMS: int(0, 10_000_000, 0),
+  SSE_SHUTDOWN_DRAIN: int(0, 600, 0),
   SSE_HISTORY_SIZE: int(0, 1_000_000, 100),
   SSE_HISTORY_TTL: int(1, 7 * 86400, 300),
   SSE_HISTORY_MAX_BYTES: int(1024, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
@@ -100,6 +106,8 @@ export function loadConfig(env: Env): Config {
     maxEventsPerSubmit: v.SSE_MAX_EVENTS,
     maxEventBytes: v.SSE_MAX_EVENT_BYTES,
     maxBufferedEvents: v.SSE_MAX_BUFFERED_EVENTS,
+    maxStreams: v.SSE_MAX_STREAMS,
+    shutdownDrainSeconds: v.SSE_SHUTDOWN_DRAIN,
     historySize: v.SSE_HISTORY_SIZE,
     historyTtlSeconds: v.SSE_HISTORY_TTL,
     historyMaxBytes: v.SSE_HISTORY_MAX_BYTES,

@@ -28,6 +28,9 @@ export class Hub {
   readonly #topics = new Map<string, Set<Subscriber>>();
   readonly #subscribers = new Set<Subscriber>();
   #interest: TopicInterest | undefined;
+  /** Cumulative counts for metrics, kept as plain numbers: the hot path only adds. */
+  deliveries = 0;
+  bytesWritten = 0;
 
   constructor(history?: History) {
     this.history = history;
@@ -84,20 +87,41 @@ export class Hub {
       if (!audience || !frame) continue;
       for (const subscriber of audience) subscriber.push(frame);
       deliveries += audience.size;
+      this.bytesWritten += frame.length * audience.size;
     }
+    this.deliveries += deliveries;
     return deliveries;
   }
 
   /** One tick of the shared heartbeat timer: a comment to each stream idle since the last. */
   heartbeat(): void {
     for (const subscriber of this.#subscribers) {
-      if (!subscriber.active) subscriber.push(HEARTBEAT_FRAME);
+      if (!subscriber.active) {
+        subscriber.push(HEARTBEAT_FRAME);
+        this.bytesWritten += HEARTBEAT_FRAME.length;
+      }
       subscriber.active = false; // a heartbeat is not activity: the next tick sends one again
     }
   }
 
-  /** Ends every stream, e.g. on shutdown. */
+  /** Ends every stream, e.g. when delivery can no longer be guaranteed. */
   endAll(): void {
     for (const subscriber of [...this.#subscribers]) subscriber.end();
+  }
+
+  /**
+   * Ends every stream, spread evenly over `windowMs`, so that thousands of clients do
+   * not all reconnect in the same instant.
+   */
+  async drain(windowMs: number): Promise<void> {
+    const all = [...this.#subscribers];
+    const steps = Math.max(1, Math.min(all.length, Math.ceil(windowMs / 50)));
+    for (let step = 0; step < steps; step++) {
+      const from = Math.floor((step * all.length) / steps);
+      const to = Math.floor(((step + 1) * all.length) / steps);
+      for (const subscriber of all.slice(from, to)) subscriber.end();
+      if (step < steps - 1) await new Promise((resolve) => setTimeout(resolve, windowMs / steps));
+    }
+    this.endAll(); // anyone who arrived meanwhile
   }
 }

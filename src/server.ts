@@ -7,16 +7,19 @@ import { createApp } from "./app.ts";
 import { ConfigError, describeConfig, loadConfig, type Config, type Env } from "./config.ts";
 import { History } from "./history.ts";
 import { Hub } from "./hub.ts";
+import { Metrics } from "./metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createBranca } from "./token/branca.ts";
 import { createTransport, type Transport } from "./transport/index.ts";
 
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
-/** What a runtime's listener gives back: the bound port and a way to stop accepting. */
+/** What a runtime's listener gives back: the bound port and ways to stop. */
 export interface Listener {
   readonly port: number;
-  /** Stops accepting and drops what is still connected. */
+  /** Stops accepting new connections; open streams go on. */
+  stopAccepting(): void;
+  /** Drops whatever is still connected. */
   close(): Promise<void> | void;
 }
 
@@ -28,8 +31,8 @@ export interface SseServer {
   readonly transport: Transport;
   readonly logger: Logger;
   readonly fetch: FetchHandler;
-  /** Ends every stream and releases timers and the transport. */
-  close(): Promise<void>;
+  /** Ends every stream (spread over `drainMs`) and releases timers and the transport. */
+  close(drainMs?: number): Promise<void>;
 }
 
 export async function createSseServer(config: Config, logger: Logger): Promise<SseServer> {
@@ -48,7 +51,8 @@ export async function createSseServer(config: Config, logger: Logger): Promise<S
     logger,
   );
   hub.watchInterest(transport);
-  const app = createApp({ config, hub, transport, branca: createBranca(config.secret), logger });
+  const metrics = new Metrics(hub);
+  const app = createApp({ config, hub, transport, branca: createBranca(config.secret), logger, metrics });
   // One timer for all streams, not one per stream.
   const heartbeat = setInterval(() => {
     hub.heartbeat();
@@ -60,9 +64,9 @@ export async function createSseServer(config: Config, logger: Logger): Promise<S
     transport,
     logger,
     fetch: app.fetch,
-    async close() {
+    async close(drainMs = 0) {
       clearInterval(heartbeat);
-      hub.endAll();
+      await hub.drain(drainMs);
       await transport.close();
     },
   };
@@ -90,8 +94,9 @@ export async function run(env: Env, listen: Listen): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info("shutting down", { signal, streams: server.hub.subscriberCount });
-    await server.close();
+    logger.info("shutting down", { signal, streams: server.hub.subscriberCount, drainSeconds: config.shutdownDrainSeconds });
+    listener?.stopAccepting();
+    await server.close(config.shutdownDrainSeconds * 1000);
     // Let the streams' final bytes leave before the sockets are dropped.
     await new Promise((resolve) => setTimeout(resolve, 100));
     await listener?.close();

@@ -24,6 +24,8 @@ export interface EventStream {
    * a message with an id and no data updates it without dispatching an event.
    */
   readonly lastEventId: () => string | undefined;
+  /** Raw body bytes received so far. */
+  readonly bytesReceived: () => number;
   /** Resolves when the server ends the stream (true) or it errors (false). */
   readonly ended: Promise<boolean>;
   close(): void;
@@ -38,6 +40,7 @@ export async function openStream(url: string, init?: RequestInit): Promise<Event
   let finished = false;
   let lastEventId: string | undefined;
   let partialLine = "";
+  let bytes = 0;
   const parser = createParser({
     onEvent: (m: EventSourceMessage) => {
       pending.push({ event: m.event ?? "message", data: m.data, id: m.id });
@@ -56,6 +59,7 @@ export async function openStream(url: string, init?: RequestInit): Promise<Event
       for (;;) {
         const { done, value } = await reader.read();
         if (done) return true;
+        bytes += value.length;
         const text = decoder.decode(value, { stream: true });
         const lines = (partialLine + text).split(/\r\n|\r|\n/);
         partialLine = lines.pop()!;
@@ -90,6 +94,7 @@ export async function openStream(url: string, init?: RequestInit): Promise<Event
     pending,
     comments,
     lastEventId: () => lastEventId,
+    bytesReceived: () => bytes,
     ended,
     close: () => abort.abort(),
   };

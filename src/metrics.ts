@@ -1,0 +1,83 @@
+/**
+ * Prometheus metrics (prom-client, which runs unchanged on Bun, Deno and Node). Hot-path
+ * counts live as plain numbers in the hub and are read at scrape time; the rest are
+ * counted where they happen.
+ */
+import process from "node:process";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Hub } from "./hub.ts";
+import type { TokenRejection } from "./token/branca.ts";
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly eventsSubmitted: Counter;
+  readonly submissions: Counter;
+  readonly slowConsumers: Counter;
+  readonly tokenRejections: Counter<"reason">;
+  readonly requestsRejected: Counter<"status">;
+  readonly submitSeconds: Histogram;
+
+  constructor(hub: Hub) {
+    const registers = [this.registry];
+    this.eventsSubmitted = new Counter({ name: "sse_events_submitted_total", help: "Events accepted through submit.", registers });
+    this.submissions = new Counter({ name: "sse_submissions_total", help: "Submissions accepted.", registers });
+    this.slowConsumers = new Counter({
+      name: "sse_slow_consumers_disconnected_total",
+      help: "Streams cut because their backlog passed SSE_MAX_BUFFERED_EVENTS.",
+      registers,
+    });
+    this.tokenRejections = new Counter({
+      name: "sse_token_rejections_total",
+      help: "Requests refused for their token, by reason.",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.requestsRejected = new Counter({
+      name: "sse_requests_rejected_total",
+      help: "Requests answered with a 4xx or 503, by status.",
+      labelNames: ["status"],
+      registers,
+    });
+    this.submitSeconds = new Histogram({
+      name: "sse_submit_duration_seconds",
+      help: "Time to verify, validate and hand a submission to the transport.",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    const readCounter = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    const readGauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    readCounter("sse_deliveries_total", "Events handed to subscriber streams.", () => hub.deliveries);
+    readCounter("sse_bytes_written_total", "Bytes handed to subscriber streams (events, heartbeats, openings).", () => hub.bytesWritten);
+    readGauge("sse_open_streams", "Open subscriber streams.", () => hub.subscriberCount);
+    readGauge("sse_subscribed_topics", "Topics with at least one local subscriber.", () => hub.topicCount);
+    readGauge("sse_history_events", "Events kept for resuming streams.", () => hub.history?.size ?? 0);
+    readGauge("sse_history_bytes", "Approximate bytes kept for resuming streams.", () => hub.history?.bytes ?? 0);
+    readGauge("process_resident_memory_bytes", "Resident set size of the process.", () => process.memoryUsage().rss);
+  }
+
+  rejectToken(reason: TokenRejection): void {
+    this.tokenRejections.inc({ reason });
+  }
+
+  /** The exposition, in the Prometheus text format. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
