@@ -1,5 +1,6 @@
 /** Environment → typed, validated configuration. Nothing starts half-configured. */
 import { z } from "zod";
+import { hexToBytes } from "./hex.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 
 export interface Config {
@@ -131,12 +132,6 @@ function pickKnown(env: Env): Env {
 /** "/", "/sse-server" and "/sse-server/" → "", "/sse-server", "/sse-server". */
 export function normaliseBasePath(path: string): string {
   return path.replace(/\/+$/, "");
-}
-
-function hexToBytes(hex: string): Uint8Array {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return bytes;
 }
 
 /** What start-up logs: every setting but the secret (and a Redis URL's password). */

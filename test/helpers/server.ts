@@ -38,10 +38,12 @@ export interface StartOptions {
   readonly env?: Record<string, string>;
   readonly basePath?: string;
   readonly timeoutMs?: number;
+  /** Another command that serves the same way (e.g. the compiled binary). */
+  readonly command?: readonly string[];
 }
 
 export function startServer(runtime: Runtime, options: StartOptions = {}): Promise<RunningServer> {
-  const [command, ...args] = SERVER_COMMANDS[runtime];
+  const [command, ...args] = options.command ?? SERVER_COMMANDS[runtime];
   const child = spawn(command!, args, {
     cwd: ROOT,
     env: {
@@ -114,14 +116,20 @@ function listeningPort(line: string): number | undefined {
   }
 }
 
-/** Runs the server command to completion (for start-up failures); resolves code and stderr. */
-export function runToExit(
-  runtime: Runtime,
-  env: Record<string, string>,
+export interface ProcessResult {
+  readonly code: number | string;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to completion (killed after `timeoutMs`), with a minimal environment. */
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
   timeoutMs = 20_000,
-): Promise<{ code: number | string; stdout: string; stderr: string }> {
-  const [command, ...args] = SERVER_COMMANDS[runtime];
-  const child = spawn(command!, args, {
+): Promise<ProcessResult> {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -137,6 +145,12 @@ export function runToExit(
       resolve({ code: code ?? signal ?? -1, stdout, stderr });
     }),
   );
+}
+
+/** Runs the server command to completion (for start-up failures). */
+export function runToExit(runtime: Runtime, env: Record<string, string>, timeoutMs = 20_000): Promise<ProcessResult> {
+  const [command, ...args] = SERVER_COMMANDS[runtime];
+  return runProcess(command!, args, env, timeoutMs);
 }
 
 /** POSTs a raw body to `submit`. */

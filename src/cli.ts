@@ -1,0 +1,179 @@
+/**
+ * The `sse-server` command: serve, and the tools around it (keygen, token, publish,
+ * listen, healthcheck). Runs under Bun (also as the compiled binary), Deno and Node.
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { createParser } from "eventsource-parser";
+import { SseClient, SseClientError } from "./client.ts";
+import { bytesToHex } from "./hex.ts";
+import { run, type Listen } from "./server.ts";
+
+const USAGE = `Usage: sse-server <command> [options]
+
+Commands:
+  serve                      run the server (configured by environment variables; see README)
+  keygen                     print a new random SSE_SECRET (64 hex characters)
+  token --topics a,b         print a subscribe URL for these topics
+        [--ttl SECONDS]      make it expire sooner than the server's SSE_TOKEN_TTL
+  publish --topic T [--event E] [--data D]
+                             submit one event (retries while the server answers 503)
+  listen --topics a,b        subscribe and print each event as a JSON line (for debugging)
+  healthcheck                exit 0 if the server answers /health/live (for containers)
+
+Options for token, publish, listen, healthcheck:
+  --url URL                  the server, base path included
+                             (default: $SSE_URL, else http://127.0.0.1:$PORT$BASE_PATH)
+  token and publish read the key from $SSE_SECRET.
+
+Exit codes: 0 success, 1 failure (message on stderr), 2 bad usage.`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  topics: { type: "string" },
+  topic: { type: "string" },
+  event: { type: "string", default: "" },
+  data: { type: "string", default: "" },
+  ttl: { type: "string" },
+  url: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true });
+  } catch (error) {
+    return usage(String((error as Error).message));
+  }
+  const [command, ...rest] = parsed.positionals;
+  const options = parsed.values;
+  if (options.help || command === "help") {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
+  if (command === undefined) {
+    process.stderr.write(USAGE + "\n");
+    return 2;
+  }
+  if (rest.length > 0) return usage(`unexpected argument: ${rest[0]}`);
+  try {
+    switch (command) {
+      case "serve":
+        await run(process.env, await listenForThisRuntime());
+        return -1; // keeps running; the server exits the process itself
+      case "keygen":
+        process.stdout.write(bytesToHex(crypto.getRandomValues(new Uint8Array(32))) + "\n");
+        return 0;
+      case "token":
+        process.stdout.write(subscribeUrl(options) + "\n");
+        return 0;
+      case "publish":
+        await publish(options);
+        return 0;
+      case "listen":
+        return await listen(options);
+      case "healthcheck":
+        return await healthcheck(options);
+      default:
+        return usage(`unknown command: ${command}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) return usage(error.message);
+    process.stderr.write(`sse-server ${command}: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+function usage(message: string): number {
+  process.stderr.write(`sse-server: ${message}\nRun 'sse-server --help' for usage.\n`);
+  return 2;
+}
+
+function serverUrl(options: Options): string {
+  if (options.url) return options.url;
+  if (process.env.SSE_URL) return process.env.SSE_URL;
+  const base = (process.env.BASE_PATH ?? "/").replace(/\/+$/, "");
+  return `http://127.0.0.1:${process.env.PORT || "8000"}${base}`;
+}
+
+function client(options: Options): SseClient {
+  const secret = process.env.SSE_SECRET;
+  if (!secret) throw new UsageError("SSE_SECRET is not set");
+  return new SseClient({ url: serverUrl(options), secret });
+}
+
+function topicsOf(options: Options): string[] {
+  const topics = (options.topics ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+  if (topics.length === 0) throw new UsageError("--topics needs at least one topic (comma-separated)");
+  return topics;
+}
+
+/** Branca has no expiry field: a shorter life is a timestamp set back from the server's TTL. */
+function subscribeUrl(options: Options): string {
+  let timestamp: number | undefined;
+  if (options.ttl !== undefined) {
+    const ttl = Number(options.ttl);
+    const serverTtl = Number(process.env.SSE_TOKEN_TTL || 86400);
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > serverTtl) {
+      throw new UsageError(`--ttl must be a whole number of seconds from 1 to ${serverTtl} (SSE_TOKEN_TTL)`);
+    }
+    timestamp = Math.floor(Date.now() / 1000) - (serverTtl - ttl);
+  }
+  return client(options).subscribeUrl(topicsOf(options), { timestamp });
+}
+
+async function publish(options: Options): Promise<void> {
+  if (!options.topic) throw new UsageError("--topic is required");
+  try {
+    await client(options).publish({ topic: options.topic, event: options.event, data: options.data });
+  } catch (error) {
+    if (error instanceof SseClientError) throw new Error(error.message);
+    throw error;
+  }
+}
+
+/** Prints each event as a JSON line until the stream ends (exit 1) or the process is stopped. */
+async function listen(options: Options): Promise<number> {
+  const url = subscribeUrl(options);
+  const res = await fetch(url);
+  if (!res.ok || !res.body) throw new Error(`events answered ${res.status}: ${(await res.text()).trim()}`);
+  process.stderr.write("listening; stop with Ctrl-C\n");
+  const print = (event: string, data: string, id?: string) =>
+    process.stdout.write(JSON.stringify({ event, data, ...(id ? { id } : {}) }) + "\n");
+  const parser = createParser({ onEvent: (m) => print(m.event ?? "message", m.data, m.id) });
+  const decoder = new TextDecoder();
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parser.feed(decoder.decode(value, { stream: true }));
+  }
+  process.stderr.write("stream ended by the server\n");
+  return 1;
+}
+
+async function healthcheck(options: Options): Promise<number> {
+  const res = await fetch(`${serverUrl(options).replace(/\/+$/, "")}/health/live`, {
+    signal: AbortSignal.timeout(3000),
+  });
+  await res.text();
+  return res.ok ? 0 : 1;
+}
+
+/** The one place the CLI looks at which runtime it is on: to pick the HTTP listener. */
+async function listenForThisRuntime(): Promise<Listen> {
+  if ("Bun" in globalThis) return (await import("./listen/bun.ts")).listenWithBun;
+  if ("Deno" in globalThis) {
+    // A computed specifier: type checkers for Node and Bun do not know the Deno namespace.
+    const denoListener: string = "./listen/deno.ts";
+    return ((await import(denoListener)) as { listenWithDeno: Listen }).listenWithDeno;
+  }
+  return (await import("./listen/node.ts")).listenWithNode;
+}
+
+const code = await main(process.argv.slice(2));
+if (code >= 0) process.exit(code);

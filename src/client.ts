@@ -1,0 +1,102 @@
+/**
+ * The publisher library: what a backend needs to use the SSE server. Mints subscribe
+ * URLs (for the 307-redirect pattern) and submits events, retrying while the server
+ * answers 503 (clustered and its broker is away, or full). Portable: Bun, Deno, Node.
+ *
+ *   import { SseClient } from "sse-server/client";
+ *   const sse = new SseClient({ url: "http://sse.internal:8000", secret: process.env.SSE_SECRET! });
+ *   return Response.redirect(sse.subscribeUrl([`user:${id}`]), 307);
+ *   await sse.publish({ topic: `user:${id}`, event: "update", data: "" });
+ */
+import { encode } from "@msgpack/msgpack";
+import { hexToBytes } from "./hex.ts";
+import { createBranca, type Branca } from "./token/branca.ts";
+
+export interface ClientEvent {
+  readonly topic: string;
+  /** Empty: a plain `message` event in the browser. */
+  readonly event?: string;
+  readonly data?: string;
+}
+
+export interface SseClientOptions {
+  /** The server's base URL, base path included (e.g. `https://example.com/sse-server`). */
+  readonly url: string;
+  /** The shared `SSE_SECRET`: 64 hex characters, or the 32 key bytes. */
+  readonly secret: string | Uint8Array;
+  /** Attempts for a publish answered 503 or not answered at all (default 5). */
+  readonly attempts?: number;
+  /** First retry delay, doubled each time (default 100 ms). */
+  readonly retryDelayMs?: number;
+  readonly fetch?: typeof fetch;
+}
+
+/** The server refused a submission; `status` is its HTTP status (0: no answer). */
+export class SseClientError extends Error {
+  override name = "SseClientError";
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export class SseClient {
+  readonly #base: string;
+  readonly #branca: Branca;
+  readonly #attempts: number;
+  readonly #retryDelayMs: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: SseClientOptions) {
+    this.#base = options.url.replace(/\/+$/, "");
+    this.#branca = createBranca(typeof options.secret === "string" ? hexKey(options.secret) : options.secret);
+    this.#attempts = Math.max(1, options.attempts ?? 5);
+    this.#retryDelayMs = options.retryDelayMs ?? 100;
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  /** A token for `GET events`. `timestamp` (unix seconds) backdates it, e.g. to shorten its life. */
+  subscribeToken(topics: readonly string[], timestamp?: number): string {
+    return this.#branca.encode(encode({ topics }), { timestamp });
+  }
+
+  /** The URL a browser's EventSource should open (or be redirected to with a 307). */
+  subscribeUrl(topics: readonly string[], options: { lastEventId?: string; timestamp?: number } = {}): string {
+    const url = `${this.#base}/events?token=${this.subscribeToken(topics, options.timestamp)}`;
+    return options.lastEventId ? `${url}&lastEventId=${encodeURIComponent(options.lastEventId)}` : url;
+  }
+
+  submitToken(events: readonly ClientEvent[]): string {
+    const normalized = events.map((e) => ({ topic: e.topic, event: e.event ?? "", data: e.data ?? "" }));
+    return this.#branca.encode(encode({ events: normalized }));
+  }
+
+  /**
+   * Submits one event or a batch (delivered whole or not at all). Retries on 503 and on
+   * network errors with exponential backoff; throws SseClientError on any other answer.
+   */
+  async publish(events: ClientEvent | readonly ClientEvent[]): Promise<void> {
+    const body = this.submitToken(Array.isArray(events) ? events : [events as ClientEvent]);
+    let last = new SseClientError(0, "not attempted");
+    for (let attempt = 1; attempt <= this.#attempts; attempt++) {
+      if (attempt > 1) await sleep(this.#retryDelayMs * 2 ** (attempt - 2));
+      try {
+        const res = await this.#fetch(`${this.#base}/submit`, { method: "POST", body });
+        const text = (await res.text()).trim();
+        if (res.ok) return;
+        last = new SseClientError(res.status, `submit answered ${res.status}: ${text}`);
+        if (res.status !== 503) throw last;
+      } catch (error) {
+        if (error instanceof SseClientError && error.status !== 503) throw error;
+        if (!(error instanceof SseClientError)) last = new SseClientError(0, `submit failed: ${String(error)}`);
+      }
+    }
+    throw last;
+  }
+}
+
+function hexKey(hex: string): Uint8Array {
+  if (!/^[0-9a-fA-F]{64}$/.test(hex.trim())) throw new Error("secret must be 64 hex characters");
+  return hexToBytes(hex.trim());
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,134 @@
+/** Every CLI command against a live server, and the compiled single-file binary. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import {
+  eventsUrl,
+  postSubmit,
+  ROOT,
+  runProcess,
+  startServer,
+  type RunningServer,
+} from "./helpers/server.ts";
+import { openStream } from "./helpers/sse.ts";
+import { SECRET_HEX, submitToken, subscribeToken } from "./helpers/tokens.ts";
+
+const BUN = `${ROOT}node_modules/.bin/bun`;
+const CLI = [BUN, "src/cli.ts"];
+const BINARY = `${ROOT}dist/sse-server`;
+
+function cli(args: string[], env: Record<string, string> = {}, command = CLI) {
+  return runProcess(command[0]!, [...command.slice(1), ...args], { SSE_SECRET: SECRET_HEX, ...env });
+}
+
+describe("sse-server CLI", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer("bun");
+  });
+  afterAll(() => server.stop());
+  const url = () => ({ SSE_URL: server.url });
+
+  test("--help prints usage and exits 0; no command or a bad one exits 2", async () => {
+    const help = await cli(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: sse-server <command>/);
+    for (const command of ["serve", "keygen", "token", "publish", "listen", "healthcheck"]) {
+      expect(help.stdout).toContain(command);
+    }
+    expect((await cli([])).code).toBe(2);
+    const bad = await cli(["frobnicate"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown command: frobnicate/);
+    expect((await cli(["token", "--nope"])).code).toBe(2);
+  });
+
+  test("keygen prints a fresh 64-hex secret each time", async () => {
+    const [a, b] = await Promise.all([cli(["keygen"]), cli(["keygen"])]);
+    expect(a.stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
+    expect(a.stdout).not.toBe(b.stdout);
+  });
+
+  test("token prints a subscribe URL that opens a stream", async () => {
+    const result = await cli(["token", "--topics", "cli-a,cli-b"], url());
+    expect(result.code).toBe(0);
+    const stream = await openStream(result.stdout.trim());
+    expect(stream.response.status).toBe(200);
+    await postSubmit(server, submitToken([{ topic: "cli-b", event: "", data: "via token" }]));
+    expect((await stream.next(1))[0]!.data).toBe("via token");
+    stream.close();
+  });
+
+  test("token --ttl makes a token that expires sooner", async () => {
+    const result = await cli(["token", "--topics", "short", "--ttl", "1"], url());
+    const link = result.stdout.trim();
+    const fresh = await fetch(link);
+    expect(fresh.status).toBe(200);
+    await fresh.body?.cancel();
+    await Bun.sleep(2100);
+    expect((await fetch(link)).status).toBe(401);
+    expect((await cli(["token", "--topics", "x", "--ttl", "0"], url())).code).toBe(2);
+  });
+
+  test("publish submits one event; a refused one exits 1 with the reason", async () => {
+    const stream = await openStream(eventsUrl(server, subscribeToken(["cli-pub"])));
+    const ok = await cli(["publish", "--topic", "cli-pub", "--event", "news", "--data", "line 1\nline 2"], url());
+    expect(ok.code).toBe(0);
+    expect((await stream.next(1))[0]).toMatchObject({ event: "news", data: "line 1\nline 2" });
+    stream.close();
+    const refused = await cli(["publish", "--topic", "bad\ntopic"], url());
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/400.*CR or LF/);
+    const noTopic = await cli(["publish"], url());
+    expect(noTopic.code).toBe(2);
+    const noSecret = await runProcess(CLI[0]!, [...CLI.slice(1), "publish", "--topic", "t"], url());
+    expect(noSecret.code).toBe(2);
+    expect(noSecret.stderr).toMatch(/SSE_SECRET is not set/);
+  });
+
+  test("listen prints each event as a JSON line", async () => {
+    const child = spawn(CLI[0]!, [...CLI.slice(1), "listen", "--topics", "cli-listen"], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", SSE_SECRET: SECRET_HEX, ...url() },
+    });
+    let stdout = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!stderr.includes("listening") && Date.now() < deadline) await Bun.sleep(20);
+      await postSubmit(server, submitToken([{ topic: "cli-listen", event: "e", data: "a\nb" }]));
+      while (!stdout.includes("\n") && Date.now() < deadline) await Bun.sleep(20);
+      expect(JSON.parse(stdout.split("\n")[0]!)).toMatchObject({ event: "e", data: "a\nb" });
+    } finally {
+      child.kill();
+    }
+  });
+
+  test("healthcheck: 0 against a live server, 1 when nothing answers", async () => {
+    expect((await cli(["healthcheck"], url())).code).toBe(0);
+    expect((await cli(["healthcheck", "--url", "http://127.0.0.1:9"])).code).toBe(1);
+  });
+});
+
+describe("single-file binary (bun run build)", () => {
+  test("builds, serves, and publishes", async () => {
+    const build = await runProcess(BUN, ["run", "build"], {}, 120_000);
+    expect(build.code).toBe(0);
+    expect(existsSync(BINARY)).toBe(true);
+    const server = await startServer("bun", { command: [BINARY, "serve"] });
+    try {
+      expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+      expect((await fetch(`${server.url}/events?token=forged`)).status).toBe(401);
+      const stream = await openStream(eventsUrl(server, subscribeToken(["bin"])));
+      const published = await cli(["publish", "--topic", "bin", "--data", "from the binary"], { SSE_URL: server.url }, [BINARY]);
+      expect(published.code).toBe(0);
+      expect((await stream.next(1))[0]!.data).toBe("from the binary");
+      stream.close();
+      expect(await server.stop()).toBe(0);
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,97 @@
+/** The publisher library, against a live server, imported under Bun, Deno and Node. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { SseClient, SseClientError } from "../src/client.ts";
+import { ROOT, runProcess, startServer, type RunningServer } from "./helpers/server.ts";
+import { openStream } from "./helpers/sse.ts";
+import { SECRET_HEX, subscribeToken } from "./helpers/tokens.ts";
+
+const BIN = `${ROOT}node_modules/.bin`;
+const RUNNERS: Record<string, string[]> = {
+  bun: [`${BIN}/bun`],
+  deno: [`${BIN}/deno`, "run", "--allow-net", "--allow-env", "--allow-read"],
+  node: [process.execPath, "--import", "tsx"],
+};
+
+describe("SseClient", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer("bun", { basePath: "/sse-server/" });
+  });
+  afterAll(() => server.stop());
+
+  test("subscribeUrl opens a stream; publish delivers one event or a batch", async () => {
+    const client = new SseClient({ url: server.url, secret: SECRET_HEX });
+    const url = client.subscribeUrl(["c1", "c2"]);
+    expect(url.startsWith(`${server.url}/events?token=`)).toBe(true);
+    const stream = await openStream(url);
+    await client.publish({ topic: "c1", data: "one" });
+    await client.publish([
+      { topic: "c2", event: "named", data: "two" },
+      { topic: "c1", event: "", data: "" },
+    ]);
+    expect((await stream.next(3)).map(({ event, data }) => ({ event, data }))).toEqual([
+      { event: "message", data: "one" },
+      { event: "named", data: "two" },
+      { event: "message", data: "" },
+    ]);
+    stream.close();
+  });
+
+  test("lastEventId goes into the URL for clients that reconnect through a fresh one", () => {
+    const client = new SseClient({ url: server.url, secret: SECRET_HEX });
+    expect(client.subscribeUrl(["t"], { lastEventId: "abc-1" })).toMatch(/&lastEventId=abc-1$/);
+  });
+
+  test("a refused submission throws with the status and the server's reason", async () => {
+    const client = new SseClient({ url: server.url, secret: SECRET_HEX });
+    const error = await client.publish({ topic: "bad\ntopic" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SseClientError);
+    expect((error as SseClientError).status).toBe(400);
+    expect((error as Error).message).toMatch(/CR or LF/);
+  });
+
+  test("503 is retried with backoff, then reported", async () => {
+    let calls = 0;
+    const flaky: typeof fetch = Object.assign(
+      async (input: RequestInfo | URL, init?: RequestInit) => {
+        calls++;
+        return calls < 3 ? new Response("redis away", { status: 503 }) : fetch(input, init);
+      },
+      { preconnect: () => {} },
+    );
+    const client = new SseClient({ url: server.url, secret: SECRET_HEX, retryDelayMs: 5, fetch: flaky });
+    await client.publish({ topic: "retry", data: "eventually" });
+    expect(calls).toBe(3);
+
+    const down: typeof fetch = Object.assign(async () => new Response("down", { status: 503 }), {
+      preconnect: () => {},
+    });
+    const giveUp = new SseClient({ url: server.url, secret: SECRET_HEX, retryDelayMs: 1, attempts: 3, fetch: down });
+    const error = await giveUp.publish({ topic: "x" }).catch((e: unknown) => e);
+    expect((error as SseClientError).status).toBe(503);
+  });
+
+  test("a bad secret is refused at construction", () => {
+    expect(() => new SseClient({ url: server.url, secret: "nope" })).toThrow(/64 hex/);
+  });
+
+  for (const [runtime, runner] of Object.entries(RUNNERS)) {
+    test(`imported and used under ${runtime}`, async () => {
+      const stream = await openStream(`${server.url}/events?token=${subscribeToken([`rt-${runtime}`])}`);
+      const result = await runProcess(
+        runner[0]!,
+        [...runner.slice(1), "test/fixtures/publish.ts", server.url, `rt-${runtime}`, `hello from ${runtime}`],
+        { SSE_SECRET: SECRET_HEX },
+      );
+      expect(result).toMatchObject({ code: 0 });
+      expect(result.stdout).toContain(`${server.url}/events?token=`);
+      expect((await stream.next(1))[0]).toMatchObject({ event: "from-client", data: `hello from ${runtime}` });
+      stream.close();
+    });
+  }
+
+  test("the package exports it as sse-server/client", async () => {
+    const mod = (await import("sse-server/client")) as { SseClient: unknown };
+    expect(mod.SseClient).toBe(SseClient);
+  });
+});
