@@ -1,10 +1,235 @@
-/** Placeholder until the Redis transport lands (issue 6). */
+/**
+ * Clustering through Redis: every submission goes through Redis, also to this instance's
+ * own subscribers, so that all instances see the same submissions in the same order.
+ * Each instance subscribes only to the channels of topics its own streams need.
+ *
+ * Failure model: while Redis is unreachable the instance is not ready, `submit` answers
+ * 503, and no stream is kept open that could miss an event. Losing the connection ends
+ * every local stream (clients reconnect and resync); reconnection retries with backoff;
+ * on recovery, streams opened during the outage are ended too, since events published by
+ * other instances meanwhile never reached them.
+ */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import type { Transport, TransportSink } from "./transport.ts";
+import type { SseEvent } from "../sse.ts";
+import type { Broker, BrokerEvents, ConnectBroker } from "./redis/broker.ts";
+import { decodeBatch, encodeBatch, topicGroups, topicRuns, WireError } from "./redis/wire.ts";
+import { TransportUnavailable, type Transport, type TransportSink } from "./transport.ts";
 
-export const RedisTransport = {
-  connect(_config: Config, _sink: TransportSink, _logger: Logger): Promise<Transport> {
-    return Promise.reject(new Error("REDIS_URL is set, but this build has no Redis transport yet"));
-  },
-};
+/** A publish or health probe not answered by then counts as a lost connection. */
+const COMMAND_TIMEOUT_MS = 5000;
+/** How often a connected broker is probed, to notice a Redis that hangs without closing. */
+const PROBE_INTERVAL_MS = 2000;
+/** Reconnect backoff: doubles from the first delay up to the cap, with ±20% jitter. */
+const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 2000;
+
+export function retryDelay(attempt: number, random = Math.random): number {
+  const base = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(attempt - 1, 20));
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+export class RedisTransport implements Transport {
+  /** Connects (one attempt, so a healthy start is ready at once) and keeps retrying in the background. */
+  static async connect(config: Config, sink: TransportSink, logger: Logger): Promise<Transport> {
+    const url = config.redisUrl;
+    if (!url) throw new Error("RedisTransport needs REDIS_URL");
+    const connectBroker: ConnectBroker = config.redisCluster
+      ? async (events) => (await import("./redis/sharded.ts")).connectCluster(url.split(","), events)
+      : async (events) => (await import("./redis/single.ts")).connectSingleNode(url, events);
+    const transport = new RedisTransport(connectBroker, config.redisChannelPrefix, sink, logger);
+    await transport.#connectOnce(1);
+    if (!transport.ready) transport.#reconnect(2);
+    return transport;
+  }
+
+  readonly #connectBroker: ConnectBroker;
+  readonly #channelPrefix: string;
+  readonly #sink: TransportSink;
+  readonly #logger: Logger;
+  /** The live broker; undefined while (re)connecting. */
+  #broker: Broker | undefined;
+  /** Topics with local subscribers, as the hub reports them. */
+  readonly #wanted = new Set<string>();
+  /** Topics whose subscription the current broker has acknowledged. */
+  readonly #subscribed = new Set<string>();
+  /** Topics with a subscribe/unsubscribe loop running: one per topic, so commands never cross. */
+  readonly #reconciling = new Set<string>();
+  #probe: ReturnType<typeof setInterval> | undefined;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  private constructor(connectBroker: ConnectBroker, channelPrefix: string, sink: TransportSink, logger: Logger) {
+    this.#connectBroker = connectBroker;
+    this.#channelPrefix = channelPrefix;
+    this.#sink = sink;
+    this.#logger = logger;
+  }
+
+  get ready(): boolean {
+    return this.#broker !== undefined;
+  }
+
+  async publish(events: readonly SseEvent[]): Promise<void> {
+    const broker = this.#broker;
+    if (!broker) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
+    if (events.length === 0) return;
+    const batches = broker.ordersAcrossChannels ? topicRuns(events) : topicGroups(events);
+    const messages = batches.map(({ topic, events: batch }) => ({
+      channel: this.#channelPrefix + topic,
+      payload: encodeBatch(batch),
+    }));
+    try {
+      await withTimeout(broker.publish(messages), COMMAND_TIMEOUT_MS, "Redis did not answer the publish");
+    } catch (error) {
+      if (error instanceof TimeoutError) this.#lost(broker, error);
+      this.#logger.warn("redis publish failed", { error: String(error) });
+      throw new TransportUnavailable("event broker (Redis) did not take the events; retry later");
+    }
+  }
+
+  topicOpened(topic: string): void {
+    this.#wanted.add(topic);
+    void this.#reconcile(topic);
+  }
+
+  topicClosed(topic: string): void {
+    this.#wanted.delete(topic);
+    void this.#reconcile(topic);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    this.#dropBroker();
+  }
+
+  /**
+   * Brings the broker's subscription for `topic` in line with whether it is wanted,
+   * however often that flips meanwhile (a topic re-opened while its unsubscribe is in
+   * flight ends up subscribed). Any failure is treated as a lost connection.
+   */
+  async #reconcile(topic: string): Promise<void> {
+    if (this.#reconciling.has(topic)) return; // the running loop will see the new wish
+    this.#reconciling.add(topic);
+    let broker: Broker | undefined;
+    try {
+      // Each turn awaits one command and follows one change of wish: bounded by the flips.
+      for (;;) {
+        broker = this.#broker;
+        if (!broker) return; // resolved on reconnection (all streams are ended then)
+        const wanted = this.#wanted.has(topic);
+        if (wanted === this.#subscribed.has(topic)) return;
+        const channel = this.#channelPrefix + topic;
+        await (wanted ? broker.subscribe(channel) : broker.unsubscribe(channel));
+        if (broker !== this.#broker) return;
+        if (wanted) this.#subscribed.add(topic);
+        else this.#subscribed.delete(topic);
+      }
+    } catch (error) {
+      if (broker) this.#lost(broker, error);
+    } finally {
+      this.#reconciling.delete(topic);
+    }
+  }
+
+  /** One connection attempt; on success the instance is ready. */
+  async #connectOnce(attempt: number): Promise<void> {
+    let broker: Broker | undefined;
+    let lostCause: unknown;
+    const events: BrokerEvents = {
+      message: (payload) => {
+        if (broker && broker === this.#broker) this.#receive(payload);
+      },
+      lost: (cause) => {
+        lostCause ??= cause;
+        if (broker && broker === this.#broker) this.#lost(broker, cause);
+      },
+    };
+    try {
+      broker = await this.#connectBroker(events);
+      await withTimeout(broker.ping(), COMMAND_TIMEOUT_MS, "Redis did not answer PING");
+      if (lostCause !== undefined) throw lostCause;
+    } catch (error) {
+      broker?.destroy();
+      const fields = { attempt, error: String(error) };
+      // The first failure is worth a warning; the retries after it only at debug level.
+      if (attempt <= 1) this.#logger.warn("redis unavailable; retrying with backoff", fields);
+      else this.#logger.debug("redis still unavailable", fields);
+      return;
+    }
+    if (this.#closed) {
+      broker.destroy();
+      return;
+    }
+    if (this.#wanted.size > 0) {
+      // These streams opened while Redis was unreachable: events other instances
+      // published meanwhile never reached them, so they must reconnect and resync.
+      this.#logger.info("closing streams opened while redis was unavailable", { topics: this.#wanted.size });
+      this.#sink.endAllStreams();
+    }
+    this.#broker = broker;
+    this.#probe = setInterval(() => void this.#checkAlive(broker), PROBE_INTERVAL_MS);
+    this.#logger.info("redis connected", { attempt });
+    // Normally none are left after endAllStreams; kept in case a sink ends streams later.
+    for (const topic of this.#wanted) void this.#reconcile(topic);
+  }
+
+  /** Keeps trying until connected or closed; every try is one bounded attempt. */
+  #reconnect(attempt: number): void {
+    if (this.#closed || this.#broker) return;
+    this.#retry = setTimeout(async () => {
+      await this.#connectOnce(attempt);
+      if (!this.#broker) this.#reconnect(attempt + 1);
+    }, retryDelay(attempt));
+  }
+
+  async #checkAlive(broker: Broker): Promise<void> {
+    try {
+      await withTimeout(broker.ping(), COMMAND_TIMEOUT_MS, "Redis did not answer PING");
+    } catch (error) {
+      this.#lost(broker, error);
+    }
+  }
+
+  /** The broker failed: not ready, every local stream ended, reconnection started. */
+  #lost(broker: Broker, cause: unknown): void {
+    if (broker !== this.#broker || this.#closed) return;
+    this.#dropBroker();
+    this.#logger.warn("redis connection lost; closing streams and reconnecting", { error: String(cause) });
+    this.#sink.endAllStreams();
+    this.#reconnect(1);
+  }
+
+  #dropBroker(): void {
+    clearInterval(this.#probe);
+    const broker = this.#broker;
+    this.#broker = undefined; // first, so the broker's own close events are ignored
+    this.#subscribed.clear();
+    broker?.destroy();
+  }
+
+  #receive(payload: Uint8Array): void {
+    let events: SseEvent[];
+    try {
+      events = decodeBatch(payload);
+    } catch (error) {
+      if (!(error instanceof WireError)) throw error;
+      this.#logger.warn("ignored a message that is not an event batch", { error: error.message });
+      return;
+    }
+    this.#sink.deliver(events);
+  }
+}
+
+class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

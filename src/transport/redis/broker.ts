@@ -1,0 +1,44 @@
+/**
+ * One live connection (set) to a pub/sub engine: the only part of the Redis transport
+ * that knows a Redis client library. A broker is never reconnected in place: when it is
+ * lost it is destroyed and the transport connects a new one, so subscription state never
+ * has to be reconciled with what a client library replays on its own.
+ */
+
+/** A payload for one channel. */
+export interface BrokerMessage {
+  readonly channel: string;
+  readonly payload: Uint8Array;
+}
+
+export interface Broker {
+  /**
+   * True when every subscriber sees messages of all channels in one order (one Redis
+   * node); false when order holds only within a channel (sharded across nodes).
+   */
+  readonly ordersAcrossChannels: boolean;
+  /**
+   * Publishes the messages in order. With `ordersAcrossChannels` they are taken as a
+   * whole or not at all; otherwise each channel's message is taken or not on its own.
+   */
+  publish(messages: readonly BrokerMessage[]): Promise<void>;
+  /** Resolves once the engine has acknowledged the subscription. */
+  subscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  /** Resolves if every node behind the broker answers. */
+  ping(): Promise<void>;
+  /** Drops every connection at once; pending commands fail. */
+  destroy(): void;
+}
+
+export interface BrokerEvents {
+  /** A message arrived on a subscribed channel. */
+  message(payload: Uint8Array): void;
+  /** A connection failed: the broker can no longer be trusted and will be destroyed. */
+  lost(cause: unknown): void;
+}
+
+export type ConnectBroker = (events: BrokerEvents) => Promise<Broker>;
+
+/** How long a connection attempt may take before it counts as failed. */
+export const CONNECT_TIMEOUT_MS = 2000;

@@ -1,0 +1,107 @@
+/**
+ * Sharded pub/sub on a real 3-node Redis Cluster (SPUBLISH/SSUBSCRIBE): topics spread over
+ * every shard, one instance per runtime, per-topic order everywhere.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { numSub, readiness, shardNumSub, startRedisCluster, waitUntil, type RedisCluster } from "../helpers/redis.ts";
+import { eventsUrl, expectHealthy, postSubmit, RUNTIMES, startServer, type RunningServer } from "../helpers/server.ts";
+import { openStream, type EventStream } from "../helpers/sse.ts";
+import { submitToken, subscribeToken, type TestEvent } from "../helpers/tokens.ts";
+
+describe("clustering through Redis Cluster (sharded pub/sub)", () => {
+  let cluster: RedisCluster;
+  let servers: RunningServer[] = [];
+  /** Two topics owned by each of the three shards. */
+  let topics: string[] = [];
+  const open: EventStream[] = [];
+
+  const subscribe = async (server: RunningServer, wanted: string[]) => {
+    const stream = await openStream(eventsUrl(server, subscribeToken(wanted)));
+    open.push(stream);
+    return stream;
+  };
+  const shardSubscribers = (topic: string) => shardNumSub(cluster.ownerOf(`sse:${topic}`), `sse:${topic}`);
+  const submit = async (server: RunningServer, events: TestEvent[]) => {
+    const response = await postSubmit(server, submitToken(events));
+    expect(`${response.status} ${await response.text()}`).toBe("200 OK");
+  };
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    for (const node of cluster.nodes) {
+      const owned = Array.from({ length: 60 }, (_, i) => `topic-${i}`).filter((t) => cluster.ownerOf(`sse:${t}`) === node);
+      topics.push(...owned.slice(0, 2));
+    }
+    servers = await Promise.all(
+      RUNTIMES.map((runtime) =>
+        startServer(runtime, { env: { REDIS_URL: cluster.url, REDIS_CLUSTER: "true", LOG_LEVEL: "debug" } }),
+      ),
+    );
+  }, 40_000);
+  afterAll(async () => {
+    for (const stream of open) stream.close();
+    for (const server of servers) await server.stop();
+    await cluster?.stop();
+  });
+
+  test("topics on every shard: every instance gets every submission, in order per topic", async () => {
+    expect(topics).toHaveLength(6);
+    for (const server of servers) expect(await readiness(server.url)).toBe(200);
+    const streams = await Promise.all(servers.map((server) => subscribe(server, topics)));
+    await waitUntil(() => topics.every((topic) => shardSubscribers(topic) === 3), 5000, "sharded subscriptions");
+    // Sharded only: nothing subscribed through plain pub/sub on any node.
+    for (const node of cluster.nodes) expect(numSub(node, `sse:${topics[0]}`)).toBe(0);
+
+    const perInstance = 10;
+    await Promise.all(
+      servers.map(async (server) => {
+        for (let i = 0; i < perInstance; i++) {
+          await submit(server, topics.map((topic) => ({ topic, event: topic, data: `${server.runtime}#${i}` })));
+        }
+      }),
+    );
+
+    const total = servers.length * perInstance * topics.length;
+    const received = await Promise.all(streams.map((stream) => stream.next(total, 10_000)));
+    for (const topic of topics) {
+      const perStream = received.map((events) => events.filter((e) => e.event === topic).map((e) => e.data));
+      // Every instance sees the topic's events in one same order…
+      for (const seen of perStream) expect(seen).toEqual(perStream[0]!);
+      // …with each instance's submissions in the order it accepted them.
+      for (const server of servers) {
+        expect(perStream[0]!.filter((data) => data.startsWith(`${server.runtime}#`))).toEqual(
+          Array.from({ length: perInstance }, (_, i) => `${server.runtime}#${i}`),
+        );
+      }
+    }
+    for (const stream of streams) stream.close();
+    await waitUntil(() => topics.every((topic) => shardSubscribers(topic) === 0), 5000, "sharded unsubscriptions");
+    for (const server of servers) {
+      await expectHealthy(server);
+      // Shard connections closed by the client itself (no channel left) are no loss.
+      expect(server.logs.filter((line) => line.includes("redis connection lost"))).toEqual([]);
+    }
+  }, 40_000);
+
+  test("a shard lost: not ready, streams closed, 503; back: recovered without restart", async () => {
+    const streams = await Promise.all(servers.map((server) => subscribe(server, topics)));
+    await waitUntil(() => topics.every((topic) => shardSubscribers(topic) === 3), 5000, "sharded subscriptions");
+    const shard = cluster.nodes[1]!;
+    await shard.kill();
+    for (const stream of streams) expect(await stream.ended).toBe(true);
+    for (const server of servers) {
+      expect(await readiness(server.url)).toBe(503);
+      expect((await postSubmit(server, submitToken([{ topic: topics[0]!, event: "e", data: "x" }]))).status).toBe(503);
+    }
+    await shard.restart(); // same port and node config: it rejoins with its slots
+    await waitUntil(
+      async () => (await Promise.all(servers.map((server) => readiness(server.url)))).every((s) => s === 200),
+      20_000,
+      "every instance ready again",
+    );
+    const [first] = await Promise.all(servers.map((server) => subscribe(server, topics)));
+    await waitUntil(() => topics.every((topic) => shardSubscribers(topic) === 3), 10_000, "sharded subscriptions again");
+    await submit(servers[2]!, topics.map((topic) => ({ topic, event: topic, data: "after" })));
+    expect((await first!.next(topics.length)).map((e) => e.event).sort()).toEqual([...topics].sort());
+  }, 60_000);
+});

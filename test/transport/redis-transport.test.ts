@@ -1,0 +1,128 @@
+/**
+ * The Redis transport in process, against a real redis-server: subscription races,
+ * whole submissions, loss and recovery, seen through the seam the hub uses.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { loadConfig } from "../../src/config.ts";
+import { createLogger } from "../../src/log.ts";
+import type { SseEvent } from "../../src/sse.ts";
+import { RedisTransport, retryDelay } from "../../src/transport/redis.ts";
+import { TransportUnavailable, type Transport } from "../../src/transport/transport.ts";
+import { numSub, startRedis, waitUntil, type RedisNode } from "../helpers/redis.ts";
+import { SECRET_HEX } from "../helpers/tokens.ts";
+
+/** A sink that records what the transport hands it. */
+class RecordingSink {
+  readonly batches: SseEvent[][] = [];
+  streamsEnded = 0;
+  onEndAll: () => void = () => {};
+  deliver(events: readonly SseEvent[]): void {
+    this.batches.push([...events]);
+  }
+  endAllStreams(): void {
+    this.streamsEnded++;
+    this.onEndAll();
+  }
+  get events(): SseEvent[] {
+    return this.batches.flat();
+  }
+}
+
+const ev = (topic: string, data: string, event = "e"): SseEvent => ({ topic, event, data });
+
+describe("RedisTransport (in process, real Redis)", () => {
+  let redis: RedisNode;
+  const transports: Transport[] = [];
+  const logs: string[] = [];
+
+  const connect = async (sink: RecordingSink, prefix = "unit:") => {
+    const config = loadConfig({ SSE_SECRET: SECRET_HEX, REDIS_URL: redis.url, REDIS_CHANNEL_PREFIX: prefix });
+    const transport = await RedisTransport.connect(config, sink, createLogger("debug", (line) => logs.push(line)));
+    transports.push(transport);
+    return transport;
+  };
+  const subscribers = (channel: string, count: number) =>
+    waitUntil(() => numSub(redis, channel) === count, 5000, `${count} subscribers of ${channel}`);
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    for (const transport of transports) await transport.close();
+    await redis?.stop();
+  });
+
+  test("opened, closed and re-opened in one go: subscribed once, in the end", async () => {
+    const sink = new RecordingSink();
+    const transport = await connect(sink);
+    transport.topicOpened("race");
+    transport.topicClosed("race");
+    transport.topicOpened("race");
+    await subscribers("unit:race", 1);
+    // Now with the unsubscribe surely on the wire before the topic is wanted again.
+    transport.topicClosed("race");
+    await Promise.resolve();
+    transport.topicOpened("race");
+    await Bun.sleep(100);
+    expect(numSub(redis, "unit:race")).toBe(1);
+    await transport.publish([ev("race", "still subscribed")]);
+    await waitUntil(() => sink.events.length === 1, 3000, "delivery");
+    transport.topicClosed("race");
+    await subscribers("unit:race", 0);
+  });
+
+  test("a submission across topics reaches another instance whole and in order", async () => {
+    const publisherSink = new RecordingSink();
+    const receiverSink = new RecordingSink();
+    const publisher = await connect(publisherSink);
+    const receiver = await connect(receiverSink);
+    for (const topic of ["x", "y"]) receiver.topicOpened(topic);
+    await subscribers("unit:x", 1);
+    await subscribers("unit:y", 1);
+    const submission = [ev("x", "1"), ev("x", "2"), ev("y", "3"), ev("x", "4"), ev("z", "nobody"), ev("y", "5")];
+    await publisher.publish(submission);
+    await waitUntil(() => receiverSink.events.length === 5, 3000, "delivery");
+    expect(receiverSink.events).toEqual(submission.filter((e) => e.topic !== "z"));
+    // Runs of one topic travel as one message.
+    expect(receiverSink.batches.map((batch) => batch.length)).toEqual([2, 1, 1, 1]);
+    // The publisher hears nothing: it has no local subscribers.
+    expect(publisherSink.events).toEqual([]);
+  });
+
+  test("Redis lost: not ready, streams ended, publish refused; back: ready again by itself", async () => {
+    const sink = new RecordingSink();
+    const transport = await connect(sink, "loss:");
+    transport.topicOpened("t");
+    // The hub closes the topics of the streams it ends.
+    sink.onEndAll = () => transport.topicClosed("t");
+    await subscribers("loss:t", 1);
+    expect(transport.ready).toBe(true);
+
+    await redis.kill();
+    await waitUntil(() => !transport.ready, 3000, "not ready");
+    expect(sink.streamsEnded).toBe(1);
+    const refused = await transport.publish([ev("t", "during the outage")]).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(TransportUnavailable);
+
+    // A stream opening during the outage…
+    transport.topicOpened("t");
+    await redis.restart();
+    await waitUntil(() => transport.ready, 10_000, "ready again");
+    // …is ended on recovery: it may have missed what other instances published meanwhile.
+    expect(sink.streamsEnded).toBe(2);
+    transport.topicOpened("t");
+    await subscribers("loss:t", 1);
+    await transport.publish([ev("t", "after")]);
+    await waitUntil(() => sink.events.length === 1, 3000, "delivery after recovery");
+    expect(sink.events).toEqual([ev("t", "after")]);
+  }, 20_000);
+
+  test("retries back off exponentially, capped, with jitter", () => {
+    const middle = () => 0.5;
+    expect([1, 2, 3, 4, 5, 6, 10, 100].map((attempt) => retryDelay(attempt, middle))).toEqual([
+      100, 200, 400, 800, 1600, 2000, 2000, 2000,
+    ]);
+    expect(retryDelay(1, () => 0)).toBe(80);
+    expect(retryDelay(1, () => 1)).toBe(120);
+  });
+});
