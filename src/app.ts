@@ -61,6 +61,8 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get("/events", (c) => {
     if (config.maxStreams > 0 && hub.subscriberCount >= config.maxStreams) throw new ServerFull();
+    // A stream opened now would miss events and be ended at recovery anyway.
+    if (!transport.ready) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
     const { topics } = parseSubscribe(openToken(c.req.query("token")), config);
     // A reconnecting EventSource sends the header; it is newer than any id in the URL.
     const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId") || undefined;
@@ -111,7 +113,10 @@ export function createApp(deps: AppDeps): Hono {
       return reject(c, 401, `invalid token: ${error.message}`);
     }
     if (error instanceof PayloadError) return reject(c, 400, error.message);
-    if (error instanceof TransportUnavailable) return reject(c, 503, error.message);
+    if (error instanceof TransportUnavailable) {
+      c.header("Retry-After", "2");
+      return reject(c, 503, error.message);
+    }
     if (error instanceof ServerFull) {
       c.header("Retry-After", "5");
       return reject(c, 503, `too many open streams (limit ${config.maxStreams}); retry later`);

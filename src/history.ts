@@ -7,8 +7,9 @@
  * another process or an earlier run is recognised as unknown rather than misread.
  *
  * History is bounded per topic (count), in age, and in total bytes. Resuming is only
- * promised when nothing the client could have missed was evicted; otherwise the caller
- * is told there is a gap, and says so to the client.
+ * promised when nothing the client could have missed was evicted — or, clustered, went
+ * by while this process was not receiving the topic; otherwise the caller is told there
+ * is a gap, and says so to the client.
  */
 import { encodeEvent } from "./sse.ts";
 
@@ -50,11 +51,37 @@ export class History {
   #floor = 0;
   #bytes = 0;
   #garbage = 0;
+  /**
+   * With a transport that receives only some topics (Redis), the topics it receives now;
+   * undefined when every event of every topic passes through this process.
+   */
+  readonly #covered: Set<string> | undefined;
 
-  constructor(limits: HistoryLimits, clock: () => number = Date.now, epoch = randomEpoch()) {
+  constructor(
+    limits: HistoryLimits,
+    options: { clock?: () => number; epoch?: string; partialCoverage?: boolean } = {},
+  ) {
     this.#limits = limits;
-    this.#clock = clock;
-    this.epoch = epoch;
+    this.#clock = options.clock ?? Date.now;
+    this.epoch = options.epoch ?? randomEpoch();
+    this.#covered = options.partialCoverage ? new Set() : undefined;
+  }
+
+  /** From now on `topic`'s events arrive here; what came before may be missing. */
+  coverageGained(topic: string): void {
+    if (!this.#covered) return;
+    this.#covered.add(topic);
+    let log = this.#topics.get(topic);
+    if (!log) this.#topics.set(topic, (log = new TopicLog()));
+    // A position of its own: what was missed lies before it, even if no event was numbered
+    // here meanwhile, so a client that saw the previous position cannot resume past the gap.
+    log.evictedUpTo = ++this.#seq;
+  }
+
+  /** `topic` (every topic if omitted) no longer arrives here. */
+  coverageLost(topic?: string): void {
+    if (topic === undefined) this.#covered?.clear();
+    else this.#covered?.delete(topic);
   }
 
   get bytes(): number {
@@ -105,6 +132,7 @@ export class History {
     this.#sweep(this.#clock());
     const missed: Entry[] = [];
     for (const topic of topics) {
+      if (this.#covered && !this.#covered.has(topic)) return { ok: false, reason: "evicted" };
       const log = this.#topics.get(topic);
       if (Math.max(this.#floor, log?.evictedUpTo ?? 0) > seq) return { ok: false, reason: "evicted" };
       if (log) log.collectAfter(seq, missed);

@@ -38,16 +38,25 @@ export interface SseServer {
 export async function createSseServer(config: Config, logger: Logger): Promise<SseServer> {
   const history =
     config.historySize > 0
-      ? new History({
-          perTopic: config.historySize,
-          maxAgeMs: config.historyTtlSeconds * 1000,
-          maxBytes: config.historyMaxBytes,
-        })
+      ? new History(
+          {
+            perTopic: config.historySize,
+            maxAgeMs: config.historyTtlSeconds * 1000,
+            maxBytes: config.historyMaxBytes,
+          },
+          // Clustered, an instance receives only the topics it subscribed to.
+          { partialCoverage: config.redisUrl !== undefined },
+        )
       : undefined;
   const hub = new Hub(history);
   const transport = await createTransport(
     config,
-    { deliver: (events) => hub.dispatch(events), endAllStreams: () => hub.endAll() },
+    {
+      deliver: (events) => hub.dispatch(events),
+      endAllStreams: () => hub.endAll(),
+      coverageGained: (topic) => history?.coverageGained(topic),
+      coverageLost: (topic) => history?.coverageLost(topic),
+    },
     logger,
   );
   hub.watchInterest(transport);

@@ -6,7 +6,7 @@ const limits: HistoryLimits = { perTopic: 100, maxAgeMs: 60_000, maxBytes: 1 << 
 
 function fixture(overrides: Partial<HistoryLimits> = {}) {
   let now = 1_000_000;
-  const history = new History({ ...limits, ...overrides }, () => now, "epoch1");
+  const history = new History({ ...limits, ...overrides }, { clock: () => now, epoch: "epoch1" });
   const add = (topic: string, data: string) => history.append(topic, "", data);
   const replay = (topics: string[], lastId: string) => {
     const result = history.resume(topics, lastId);
@@ -111,5 +111,24 @@ describe("History", () => {
     expect(history.bytes).toBe(0);
     expect(history.topicCount).toBe(0);
     expect(replay(["t5"], history.currentId)).toEqual([]);
+  });
+
+  test("partial coverage (clustered): resume only what arrived while the topic was received", () => {
+    const history = new History(limits, { epoch: "e", partialCoverage: true });
+    const start = history.currentId;
+    expect(history.resume(["t"], start)).toEqual({ ok: false, reason: "evicted" }); // never received
+    history.coverageGained("t");
+    const covered = history.currentId;
+    history.append("other", "", "elsewhere");
+    history.append("t", "", "1");
+    expect(history.resume(["t"], start)).toEqual({ ok: false, reason: "evicted" }); // before coverage
+    const resumed = history.resume(["t"], covered);
+    expect(resumed.ok && resumed.entries.length).toBe(1);
+    history.coverageLost("t");
+    expect(history.resume(["t"], covered)).toEqual({ ok: false, reason: "evicted" });
+    history.coverageGained("t");
+    history.coverageGained("u");
+    history.coverageLost();
+    expect(history.resume(["u"], history.currentId)).toEqual({ ok: false, reason: "evicted" });
   });
 });

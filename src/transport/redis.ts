@@ -37,7 +37,10 @@ export class RedisTransport implements Transport {
     const connectBroker: ConnectBroker = config.redisCluster
       ? async (events) => (await import("./redis/sharded.ts")).connectCluster(url.split(","), events)
       : async (events) => (await import("./redis/single.ts")).connectSingleNode(url, events);
-    const transport = new RedisTransport(connectBroker, config.redisChannelPrefix, sink, logger);
+    // With history on, a topic stays subscribed for as long as its events are kept after
+    // its last local stream leaves, so a client reconnecting here can still resume.
+    const lingerMs = config.historySize > 0 ? config.historyTtlSeconds * 1000 : 0;
+    const transport = new RedisTransport(connectBroker, config.redisChannelPrefix, lingerMs, sink, logger);
     await transport.#connectOnce(1);
     if (!transport.ready) transport.#reconnect(2);
     return transport;
@@ -45,6 +48,7 @@ export class RedisTransport implements Transport {
 
   readonly #connectBroker: ConnectBroker;
   readonly #channelPrefix: string;
+  readonly #lingerMs: number;
   readonly #sink: TransportSink;
   readonly #logger: Logger;
   /** The live broker; undefined while (re)connecting. */
@@ -53,15 +57,24 @@ export class RedisTransport implements Transport {
   readonly #wanted = new Set<string>();
   /** Topics whose subscription the current broker has acknowledged. */
   readonly #subscribed = new Set<string>();
+  /** Topics without local streams whose subscription is kept a while: their unsubscribe timers. */
+  readonly #lingering = new Map<string, ReturnType<typeof setTimeout>>();
   /** Topics with a subscribe/unsubscribe loop running: one per topic, so commands never cross. */
   readonly #reconciling = new Set<string>();
   #probe: ReturnType<typeof setInterval> | undefined;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
-  private constructor(connectBroker: ConnectBroker, channelPrefix: string, sink: TransportSink, logger: Logger) {
+  private constructor(
+    connectBroker: ConnectBroker,
+    channelPrefix: string,
+    lingerMs: number,
+    sink: TransportSink,
+    logger: Logger,
+  ) {
     this.#connectBroker = connectBroker;
     this.#channelPrefix = channelPrefix;
+    this.#lingerMs = lingerMs;
     this.#sink = sink;
     this.#logger = logger;
   }
@@ -89,11 +102,20 @@ export class RedisTransport implements Transport {
   }
 
   topicOpened(topic: string): void {
+    clearTimeout(this.#lingering.get(topic));
+    this.#lingering.delete(topic);
     this.#wanted.add(topic);
     void this.#reconcile(topic);
   }
 
   topicClosed(topic: string): void {
+    if (this.#lingerMs === 0) return this.#unwant(topic);
+    clearTimeout(this.#lingering.get(topic));
+    this.#lingering.set(topic, setTimeout(() => this.#unwant(topic), this.#lingerMs));
+  }
+
+  #unwant(topic: string): void {
+    this.#lingering.delete(topic);
     this.#wanted.delete(topic);
     void this.#reconcile(topic);
   }
@@ -101,6 +123,7 @@ export class RedisTransport implements Transport {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retry);
+    for (const timer of this.#lingering.values()) clearTimeout(timer);
     this.#dropBroker();
   }
 
@@ -121,10 +144,15 @@ export class RedisTransport implements Transport {
         const wanted = this.#wanted.has(topic);
         if (wanted === this.#subscribed.has(topic)) return;
         const channel = this.#channelPrefix + topic;
+        if (!wanted) this.#sink.coverageLost(topic); // from the moment we ask to stop
         await (wanted ? broker.subscribe(channel) : broker.unsubscribe(channel));
         if (broker !== this.#broker) return;
-        if (wanted) this.#subscribed.add(topic);
-        else this.#subscribed.delete(topic);
+        if (wanted) {
+          this.#subscribed.add(topic);
+          this.#sink.coverageGained(topic); // events from now on arrive here
+        } else {
+          this.#subscribed.delete(topic);
+        }
       }
     } catch (error) {
       if (broker) this.#lost(broker, error);
@@ -206,6 +234,7 @@ export class RedisTransport implements Transport {
     const broker = this.#broker;
     this.#broker = undefined; // first, so the broker's own close events are ignored
     this.#subscribed.clear();
+    this.#sink.coverageLost();
     broker?.destroy();
   }
 

@@ -27,6 +27,13 @@ export interface TransportSink {
    * broker connection was lost), so that clients reconnect and resync rather than miss events.
    */
   endAllStreams(): void;
+  /**
+   * This instance receives `topic` from now on: history may resume streams of it, but
+   * not from before this moment. Only a transport that can miss topics calls it.
+   */
+  coverageGained(topic: string): void;
+  /** This instance stops receiving `topic` (all topics if omitted): no resuming it. */
+  coverageLost(topic?: string): void;
 }
 
 /** The broker could not take a submission; the client should retry. */

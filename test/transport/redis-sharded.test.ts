@@ -34,7 +34,7 @@ describe("clustering through Redis Cluster (sharded pub/sub)", () => {
     }
     servers = await Promise.all(
       RUNTIMES.map((runtime) =>
-        startServer(runtime, { env: { REDIS_URL: cluster.url, REDIS_CLUSTER: "true", LOG_LEVEL: "debug" } }),
+        startServer(runtime, { env: { REDIS_URL: cluster.url, REDIS_CLUSTER: "true", LOG_LEVEL: "debug", SSE_HISTORY_TTL: "1" } }),
       ),
     );
   }, 40_000);

@@ -15,7 +15,14 @@ import { SECRET_HEX } from "../helpers/tokens.ts";
 class RecordingSink {
   readonly batches: SseEvent[][] = [];
   streamsEnded = 0;
+  readonly coverage: string[] = [];
   onEndAll: () => void = () => {};
+  coverageGained(topic: string): void {
+    this.coverage.push(`+${topic}`);
+  }
+  coverageLost(topic?: string): void {
+    this.coverage.push(`-${topic ?? "*"}`);
+  }
   deliver(events: readonly SseEvent[]): void {
     this.batches.push([...events]);
   }
@@ -35,8 +42,15 @@ describe("RedisTransport (in process, real Redis)", () => {
   const transports: Transport[] = [];
   const logs: string[] = [];
 
-  const connect = async (sink: RecordingSink, prefix = "unit:") => {
-    const config = loadConfig({ SSE_SECRET: SECRET_HEX, REDIS_URL: redis.url, REDIS_CHANNEL_PREFIX: prefix });
+  const connect = async (sink: RecordingSink, prefix = "unit:", historyTtl = "0") => {
+    const config = loadConfig({
+      SSE_SECRET: SECRET_HEX,
+      REDIS_URL: redis.url,
+      REDIS_CHANNEL_PREFIX: prefix,
+      // History off: no linger, topics unsubscribe as soon as their last stream leaves.
+      SSE_HISTORY_SIZE: historyTtl === "0" ? "0" : "100",
+      SSE_HISTORY_TTL: historyTtl === "0" ? "300" : historyTtl,
+    });
     const transport = await RedisTransport.connect(config, sink, createLogger("debug", (line) => logs.push(line)));
     transports.push(transport);
     return transport;
@@ -116,6 +130,21 @@ describe("RedisTransport (in process, real Redis)", () => {
     await waitUntil(() => sink.events.length === 1, 3000, "delivery after recovery");
     expect(sink.events).toEqual([ev("t", "after")]);
   }, 20_000);
+
+  test("with history, a topic lingers subscribed for its history's lifetime; coverage is reported", async () => {
+    const sink = new RecordingSink();
+    const transport = await connect(sink, "linger:", "1");
+    transport.topicOpened("t");
+    await subscribers("linger:t", 1);
+    expect(sink.coverage).toEqual(["+t"]);
+    transport.topicClosed("t");
+    await Bun.sleep(500);
+    expect(numSub(redis, "linger:t")).toBe(1); // still received, so history stays complete
+    transport.topicOpened("t"); // back within the linger: nothing to redo
+    transport.topicClosed("t");
+    await subscribers("linger:t", 0);
+    expect(sink.coverage).toEqual(["+t", "-t"]);
+  });
 
   test("retries back off exponentially, capped, with jitter", () => {
     const middle = () => 0.5;
