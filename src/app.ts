@@ -7,14 +7,15 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { Config } from "./config.ts";
-import type { Hub } from "./hub.ts";
+import type { Hub, Subscriber } from "./hub.ts";
 import { redactUrl, type Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
-import { startStream } from "./resume.ts";
-import { SubscriberStream } from "./stream.ts";
+import { startFromShared, startStream, type StreamStart } from "./resume.ts";
+import { StartingSubscriber } from "./starting.ts";
+import { SubscriberStream, type EndReason } from "./stream.ts";
 import { TokenError, type Branca } from "./token/branca.ts";
-import { TransportUnavailable, type Transport } from "./transport/index.ts";
+import { TransportUnavailable, type SharedHistory, type Transport } from "./transport/index.ts";
 
 export interface AppDeps {
   readonly config: Config;
@@ -66,18 +67,62 @@ export function createApp(deps: AppDeps): Hono {
     const { topics } = parseSubscribe(openToken(c.req.query("token")), config);
     // A reconnecting EventSource sends the header; it is newer than any id in the URL.
     const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId") || undefined;
+    const shared = transport.sharedHistory;
+    return shared ? openSharedStream(shared, topics, lastEventId) : openStream(topics, lastEventId);
+  });
+
+  /** A stream resumed from this process's history: replay and subscription in one synchronous step. */
+  function openStream(topics: readonly string[], lastEventId: string | undefined): Response {
     const start = startStream(hub.history, topics, lastEventId);
-    const stream = new SubscriberStream(start.opening, config.maxBufferedEvents, (reason) => {
-      hub.unsubscribe(stream, topics);
+    const stream: SubscriberStream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => stream, topics));
+    // Replay and subscription happen in one synchronous step: no event can fall between.
+    stream.replay(start.backlog);
+    hub.subscribe(stream, topics);
+    return streamOpened(stream, start, topics);
+  }
+
+  /**
+   * A stream started from the broker's shared history: it joins the hub first, holding
+   * live events, then the history answers where it starts; the response begins once that
+   * is known (503 if the broker cannot tell).
+   */
+  async function openSharedStream(
+    shared: SharedHistory,
+    topics: readonly string[],
+    lastEventId: string | undefined,
+  ): Promise<Response> {
+    const starting = new StartingSubscriber(config.maxBufferedEvents);
+    hub.subscribe(starting, topics);
+    let start: StreamStart;
+    let after: number;
+    try {
+      const answer = await shared.start(topics, lastEventId);
+      if (starting.ended) throw new TransportUnavailable("the stream was ended before it started; retry later");
+      start = startFromShared(answer);
+      after = answer.after;
+    } catch (error) {
+      hub.unsubscribe(starting, topics);
+      throw error;
+    }
+    const stream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => starting, topics));
+    stream.replay(start.backlog);
+    starting.attach(stream, after);
+    return streamOpened(stream, start, topics);
+  }
+
+  /** What a stream's end does: leave the hub (as `subscriber`, how the hub knows it), count, log. */
+  function onStreamEnd(subscriber: () => Subscriber, topics: readonly string[]): (reason: EndReason) => void {
+    return (reason: EndReason) => {
+      hub.unsubscribe(subscriber(), topics);
       if (reason === "slow") {
         metrics.slowConsumers.inc();
         logger.warn("slow subscriber disconnected", { topics: topics.length });
       }
       logger.debug("stream closed", { reason, streams: hub.subscriberCount, topics: hub.topicCount });
-    });
-    // Replay and subscription happen in one synchronous step: no event can fall between.
-    stream.replay(start.backlog);
-    hub.subscribe(stream, topics);
+    };
+  }
+
+  function streamOpened(stream: SubscriberStream, start: StreamStart, topics: readonly string[]): Response {
     hub.bytesWritten += start.backlog.reduce((sum, frame) => sum + frame.length, start.opening.length);
     logger.debug("stream opened", {
       start: start.outcome,
@@ -86,7 +131,7 @@ export function createApp(deps: AppDeps): Hono {
       topics: hub.topicCount,
     });
     return new Response(stream.body, { headers: STREAM_HEADERS });
-  });
+  }
 
   app.post(
     "/submit",

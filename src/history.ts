@@ -1,16 +1,20 @@
 /**
  * Recent events, so that a reconnecting client can resume where it left off.
  *
+ * The process's own history: alone, or in a Redis Cluster (on one Redis node the history
+ * is shared, in Redis: src/transport/redis/history.ts).
+ *
  * Every event gets a position: a sequence number, global to this process, so one number
  * says how far a stream got in all of its topics at once. The public id is
- * `<epoch>-<seq>` (base 36), the epoch being random per process, so that an id from
- * another process or an earlier run is recognised as unknown rather than misread.
+ * `<epoch>-<seq>` (base 36, see position.ts), the epoch being random per process, so that
+ * an id from another process or an earlier run is recognised as unknown rather than misread.
  *
  * History is bounded per topic (count), in age, and in total bytes. Resuming is only
- * promised when nothing the client could have missed was evicted — or, clustered, went
- * by while this process was not receiving the topic; otherwise the caller is told there
- * is a gap, and says so to the client.
+ * promised when nothing the client could have missed was evicted — or, in a Redis Cluster,
+ * went by while this process was not receiving the topic; otherwise the caller is told
+ * there is a gap, and says so to the client.
  */
+import { formatId, randomEpoch } from "./position.ts";
 import { encodeEvent } from "./sse.ts";
 
 export interface HistoryLimits {
@@ -103,7 +107,7 @@ export class History {
   }
 
   idOf(seq: number): string {
-    return `${this.epoch}-${seq.toString(36)}`;
+    return formatId(this.epoch, seq);
   }
 
   /** Numbers an event and keeps it. Returns its framed bytes, `id:` included. */
@@ -248,9 +252,4 @@ class Deque<T> {
     this.#items = this.#items.slice(this.#head).filter(keep);
     this.#head = 0;
   }
-}
-
-function randomEpoch(): string {
-  const bytes = crypto.getRandomValues(new Uint32Array(1));
-  return bytes[0]!.toString(36).padStart(7, "0");
 }

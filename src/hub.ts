@@ -4,12 +4,16 @@
  * one map lookup per event, whatever the number of topics.
  */
 import type { History } from "./history.ts";
+import type { NumberedEvent } from "./position.ts";
 import { encodeEvent, HEARTBEAT_FRAME, type SseEvent } from "./sse.ts";
 
 /** A local stream that can take frames. */
 export interface Subscriber {
-  /** Queues a frame for this subscriber, or disconnects it if it has fallen behind. */
-  push(frame: Uint8Array): void;
+  /**
+   * Queues a frame for this subscriber, or disconnects it if it has fallen behind.
+   * `position`: the event's, when a shared history numbered it (a starting stream dedupes by it).
+   */
+  push(frame: Uint8Array, position?: number): void;
   /** Ends the stream (e.g. on shutdown); buffered frames are still sent. */
   end(): void;
   /** Set by push; cleared by each heartbeat tick, so only idle streams get a heartbeat. */
@@ -86,6 +90,21 @@ export class Hub {
       const frame = this.history ? this.history.append(topic, event, data) : audience && encodeEvent(event, data);
       if (!audience || !frame) continue;
       for (const subscriber of audience) subscriber.push(frame);
+      deliveries += audience.size;
+      this.bytesWritten += frame.length * audience.size;
+    }
+    this.deliveries += deliveries;
+    return deliveries;
+  }
+
+  /** Delivers events numbered by a shared history (Redis): framed with their ids, kept nowhere here. */
+  dispatchNumbered(events: readonly NumberedEvent[]): number {
+    let deliveries = 0;
+    for (const { topic, event, data, id, position } of events) {
+      const audience = this.#topics.get(topic);
+      if (!audience) continue;
+      const frame = encodeEvent(event, data, id);
+      for (const subscriber of audience) subscriber.push(frame, position);
       deliveries += audience.size;
       this.bytesWritten += frame.length * audience.size;
     }

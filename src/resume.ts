@@ -1,9 +1,11 @@
 /**
  * How a stream starts: fresh, resumed (the missed events replayed), or reset (the client
- * is told that history cannot cover its gap and it must resync).
+ * is told that history cannot cover its gap and it must resync). From the process's own
+ * history (synchronous), or from one a broker shares (its answer, framed here).
  */
 import type { GapReason, History } from "./history.ts";
 import { encodeEvent, encodeOpenFrame, OPEN_FRAME } from "./sse.ts";
+import type { SharedStart } from "./transport/index.ts";
 
 export interface StreamStart {
   /** The first bytes of the stream. */
@@ -32,4 +34,15 @@ export function startStream(
   // The reset carries the current position, so the next reconnect resumes from here.
   const reset = encodeEvent(RESET_EVENT, result.reason, history?.currentId);
   return { opening: OPEN_FRAME, backlog: [reset], outcome: result.reason };
+}
+
+/** The start a shared history answered, as frames. */
+export function startFromShared(start: SharedStart): StreamStart {
+  const { missed } = start;
+  if (missed === undefined) return { opening: encodeOpenFrame(start.afterId), backlog: [], outcome: "fresh" };
+  if (missed.ok) {
+    const backlog = missed.events.map(({ event, data, id }) => encodeEvent(event, data, id));
+    return { opening: OPEN_FRAME, backlog, outcome: "resumed" };
+  }
+  return { opening: OPEN_FRAME, backlog: [encodeEvent(RESET_EVENT, missed.reason, start.afterId)], outcome: missed.reason };
 }

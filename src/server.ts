@@ -10,7 +10,7 @@ import { Hub } from "./hub.ts";
 import { Metrics } from "./metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createBranca } from "./token/branca.ts";
-import { createTransport, type Transport } from "./transport/index.ts";
+import { createTransport, sharesHistory, type Transport } from "./transport/index.ts";
 
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
@@ -36,8 +36,10 @@ export interface SseServer {
 }
 
 export async function createSseServer(config: Config, logger: Logger): Promise<SseServer> {
+  // With one Redis node, history lives in Redis, shared by every instance; otherwise each
+  // process keeps its own.
   const history =
-    config.historySize > 0
+    config.historySize > 0 && !sharesHistory(config)
       ? new History(
           {
             perTopic: config.historySize,
@@ -53,6 +55,7 @@ export async function createSseServer(config: Config, logger: Logger): Promise<S
     config,
     {
       deliver: (events) => hub.dispatch(events),
+      deliverNumbered: (events) => hub.dispatchNumbered(events),
       endAllStreams: () => hub.endAll(),
       coverageGained: (topic) => history?.coverageGained(topic),
       coverageLost: (topic) => history?.coverageLost(topic),

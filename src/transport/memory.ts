@@ -4,6 +4,8 @@ import type { Transport, TransportSink } from "./transport.ts";
 
 export class MemoryTransport implements Transport {
   readonly ready = true;
+  /** The process keeps its own history (src/history.ts). */
+  readonly sharedHistory = undefined;
   readonly #sink: TransportSink;
 
   constructor(sink: TransportSink) {

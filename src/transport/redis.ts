@@ -8,13 +8,26 @@
  * every local stream (clients reconnect and resync); reconnection retries with backoff;
  * on recovery, streams opened during the outage are ended too, since events published by
  * other instances meanwhile never reached them.
+ *
+ * History: on one Redis node (with history on) events are numbered and kept in Redis
+ * (./redis/history.ts), so a client may resume on any instance; in cluster mode each
+ * instance keeps its own (src/history.ts), told here which topics it receives.
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { randomEpoch } from "../position.ts";
 import type { SseEvent } from "../sse.ts";
 import type { Broker, BrokerEvents, ConnectBroker } from "./redis/broker.ts";
-import { decodeBatch, encodeBatch, topicGroups, topicRuns, WireError } from "./redis/wire.ts";
-import { TransportUnavailable, type Transport, type TransportSink } from "./transport.ts";
+import { POSITIONS_PER_MS, RedisHistory } from "./redis/history.ts";
+import { decodeBatch, decodeNumberedRun, encodeBatch, topicGroups, topicRuns, WireError } from "./redis/wire.ts";
+import {
+  sharesHistory,
+  TransportUnavailable,
+  type SharedHistory,
+  type SharedStart,
+  type Transport,
+  type TransportSink,
+} from "./transport.ts";
 
 /** A publish or health probe not answered by then counts as a lost connection. */
 const COMMAND_TIMEOUT_MS = 5000;
@@ -37,10 +50,18 @@ export class RedisTransport implements Transport {
     const connectBroker: ConnectBroker = config.redisCluster
       ? async (events) => (await import("./redis/sharded.ts")).connectCluster(url.split(","), events)
       : async (events) => (await import("./redis/single.ts")).connectSingleNode(url, events);
-    // With history on, a topic stays subscribed for as long as its events are kept after
-    // its last local stream leaves, so a client reconnecting here can still resume.
-    const lingerMs = config.historySize > 0 ? config.historyTtlSeconds * 1000 : 0;
-    const transport = new RedisTransport(connectBroker, config.redisChannelPrefix, lingerMs, sink, logger);
+    const history = sharesHistory(config)
+      ? new RedisHistory(
+          config.redisChannelPrefix,
+          { perTopic: config.historySize, maxAgeMs: config.historyTtlSeconds * 1000 },
+          randomEpoch(),
+        )
+      : undefined;
+    // With a history of its own, an instance keeps a topic subscribed for as long as its
+    // events are kept after its last local stream leaves, so a client reconnecting here can
+    // still resume. A shared history needs no such thing.
+    const lingerMs = config.historySize > 0 && !history ? config.historyTtlSeconds * 1000 : 0;
+    const transport = new RedisTransport(connectBroker, config.redisChannelPrefix, lingerMs, history, sink, logger);
     await transport.#connectOnce(1);
     if (!transport.ready) transport.#reconnect(2);
     return transport;
@@ -49,6 +70,7 @@ export class RedisTransport implements Transport {
   readonly #connectBroker: ConnectBroker;
   readonly #channelPrefix: string;
   readonly #lingerMs: number;
+  readonly #history: RedisHistory | undefined;
   readonly #sink: TransportSink;
   readonly #logger: Logger;
   /** The live broker; undefined while (re)connecting. */
@@ -61,6 +83,8 @@ export class RedisTransport implements Transport {
   readonly #lingering = new Map<string, ReturnType<typeof setTimeout>>();
   /** Topics with a subscribe/unsubscribe loop running: one per topic, so commands never cross. */
   readonly #reconciling = new Set<string>();
+  /** Stream starts waiting for their topics' subscriptions to be acknowledged. */
+  readonly #coverageWaiters = new Set<CoverageWaiter>();
   #probe: ReturnType<typeof setInterval> | undefined;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -69,15 +93,20 @@ export class RedisTransport implements Transport {
     connectBroker: ConnectBroker,
     channelPrefix: string,
     lingerMs: number,
+    history: RedisHistory | undefined,
     sink: TransportSink,
     logger: Logger,
   ) {
     this.#connectBroker = connectBroker;
     this.#channelPrefix = channelPrefix;
     this.#lingerMs = lingerMs;
+    this.#history = history;
+    this.sharedHistory = history && { start: (topics, lastEventId) => this.#start(topics, lastEventId) };
     this.#sink = sink;
     this.#logger = logger;
   }
+
+  readonly sharedHistory: SharedHistory | undefined;
 
   get ready(): boolean {
     return this.#broker !== undefined;
@@ -87,6 +116,7 @@ export class RedisTransport implements Transport {
     const broker = this.#broker;
     if (!broker) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
     if (events.length === 0) return;
+    if (this.#history) return this.#publishAndStore(broker, events);
     const batches = broker.ordersAcrossChannels ? topicRuns(events) : topicGroups(events);
     const messages = batches.map(({ topic, events: batch }) => ({
       channel: this.#channelPrefix + topic,
@@ -98,6 +128,61 @@ export class RedisTransport implements Transport {
       if (error instanceof TimeoutError) this.#lost(broker, error);
       this.#logger.warn("redis publish failed", { error: String(error) });
       throw new TransportUnavailable("event broker (Redis) did not take the events; retry later");
+    }
+  }
+
+  /** Stores and publishes in one script: 200 only when both happened. */
+  async #publishAndStore(broker: Broker, events: readonly SseEvent[]): Promise<void> {
+    const run = broker.runScript;
+    if (!run || !this.#history) throw new Error("a shared history needs a broker that runs scripts");
+    try {
+      await withTimeout(this.#history.append(run, topicRuns(events)), COMMAND_TIMEOUT_MS, "Redis did not answer the submission");
+    } catch (error) {
+      if (error instanceof TimeoutError) this.#lost(broker, error);
+      this.#logger.warn("redis did not store the submission", { error: String(error) });
+      throw new TransportUnavailable("event broker (Redis) did not take the events; retry later");
+    }
+  }
+
+  /**
+   * Subscribes first (the caller's stream is already in the hub, holding live events),
+   * then asks Redis where the stream starts: every event after that point reaches this
+   * instance live, everything up to it is in the answer or before the stream.
+   */
+  async #start(topics: readonly string[], lastEventId: string | undefined): Promise<SharedStart> {
+    const broker = this.#broker;
+    if (!broker?.runScript || !this.#history) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
+    const history = this.#history;
+    try {
+      return await withTimeout(
+        (async () => {
+          await this.#whenCovered(topics);
+          const run = this.#broker?.runScript;
+          if (this.#broker !== broker || !run) throw new TransportUnavailable("event broker (Redis) was lost");
+          return history.start(run, topics, lastEventId);
+        })(),
+        COMMAND_TIMEOUT_MS,
+        "Redis did not answer the stream's start",
+      );
+    } catch (error) {
+      if (error instanceof TimeoutError) this.#lost(broker, error);
+      this.#logger.warn("redis could not start a stream", { error: String(error) });
+      throw new TransportUnavailable("event broker (Redis) could not start the stream; retry later");
+    }
+  }
+
+  /** Resolves once the current broker has acknowledged every topic's subscription. */
+  #whenCovered(topics: readonly string[]): Promise<void> {
+    if (topics.every((topic) => this.#subscribed.has(topic))) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#coverageWaiters.add({ topics, resolve, reject }));
+  }
+
+  #coverageGained(topic: string): void {
+    this.#sink.coverageGained(topic);
+    for (const waiter of this.#coverageWaiters) {
+      if (!waiter.topics.every((t) => this.#subscribed.has(t))) continue;
+      this.#coverageWaiters.delete(waiter);
+      waiter.resolve();
     }
   }
 
@@ -144,14 +229,17 @@ export class RedisTransport implements Transport {
         const wanted = this.#wanted.has(topic);
         if (wanted === this.#subscribed.has(topic)) return;
         const channel = this.#channelPrefix + topic;
-        if (!wanted) this.#sink.coverageLost(topic); // from the moment we ask to stop
+        if (!wanted) {
+          // Not covered from the moment we ask to stop: a stream starting meanwhile waits
+          // for the subscription that follows.
+          this.#subscribed.delete(topic);
+          this.#sink.coverageLost(topic);
+        }
         await (wanted ? broker.subscribe(channel) : broker.unsubscribe(channel));
         if (broker !== this.#broker) return;
         if (wanted) {
           this.#subscribed.add(topic);
-          this.#sink.coverageGained(topic); // events from now on arrive here
-        } else {
-          this.#subscribed.delete(topic);
+          this.#coverageGained(topic); // events from now on arrive here
         }
       }
     } catch (error) {
@@ -235,20 +323,26 @@ export class RedisTransport implements Transport {
     this.#broker = undefined; // first, so the broker's own close events are ignored
     this.#subscribed.clear();
     this.#sink.coverageLost();
+    for (const waiter of this.#coverageWaiters) waiter.reject(new TransportUnavailable("event broker (Redis) was lost"));
+    this.#coverageWaiters.clear();
     broker?.destroy();
   }
 
   #receive(payload: Uint8Array): void {
-    let events: SseEvent[];
     try {
-      events = decodeBatch(payload);
+      if (this.#history) this.#sink.deliverNumbered(decodeNumberedRun(payload, POSITIONS_PER_MS));
+      else this.#sink.deliver(decodeBatch(payload));
     } catch (error) {
       if (!(error instanceof WireError)) throw error;
       this.#logger.warn("ignored a message that is not an event batch", { error: error.message });
-      return;
     }
-    this.#sink.deliver(events);
   }
+}
+
+interface CoverageWaiter {
+  readonly topics: readonly string[];
+  resolve(): void;
+  reject(error: unknown): void;
 }
 
 class TimeoutError extends Error {

@@ -3,7 +3,10 @@
  * instance, or through a broker (Redis) so that every instance's subscribers get it.
  * The HTTP layer only ever sees this interface.
  */
+import type { Config } from "../config.ts";
+import type { GapReason } from "../history.ts";
 import type { TopicInterest } from "../hub.ts";
+import type { NumberedEvent } from "../position.ts";
 import type { SseEvent } from "../sse.ts";
 
 export interface Transport extends TopicInterest {
@@ -15,13 +18,44 @@ export interface Transport extends TopicInterest {
   publish(events: readonly SseEvent[]): Promise<void>;
   /** False while this instance cannot deliver correctly (e.g. its broker is gone). */
   readonly ready: boolean;
+  /**
+   * The history the broker keeps for every instance (Redis, one node), which then numbers
+   * every event; undefined when each process numbers and keeps events itself.
+   */
+  readonly sharedHistory: SharedHistory | undefined;
   close(): Promise<void>;
+}
+
+/** Events kept by the broker, numbered in one order for every instance. */
+export interface SharedHistory {
+  /**
+   * Where a stream of `topics` starts. Resolves once this instance receives every one of
+   * the topics, so that every event numbered after `after` reaches it live; with what the
+   * client missed since `lastEventId` (undefined: a fresh stream), or why that cannot be
+   * told. Rejects with TransportUnavailable when the broker cannot answer. The topics
+   * must already be open (the stream in the hub, holding live events), or it waits for
+   * a subscription nobody asked for until it times out.
+   */
+  start(topics: readonly string[], lastEventId: string | undefined): Promise<SharedStart>;
+}
+
+export interface SharedStart {
+  /** Everything up to here is in `missed` or came before the stream; live events come after. */
+  readonly after: number;
+  /** The public id of `after`: where the stream's client stands once the start is sent. */
+  readonly afterId: string;
+  readonly missed:
+    | { readonly ok: true; readonly events: readonly NumberedEvent[] }
+    | { readonly ok: false; readonly reason: GapReason }
+    | undefined;
 }
 
 /** What a transport hands its events to: the local hub, plus a way to drop local streams. */
 export interface TransportSink {
   /** Delivers a batch (from this or another instance) to local subscribers, in order. */
   deliver(events: readonly SseEvent[]): void;
+  /** Delivers a batch numbered by the shared history: framed with those ids, kept nowhere here. */
+  deliverNumbered(events: readonly NumberedEvent[]): void;
   /**
    * Ends every local stream: called when delivery can no longer be guaranteed (e.g. the
    * broker connection was lost), so that clients reconnect and resync rather than miss events.
@@ -39,4 +73,13 @@ export interface TransportSink {
 /** The broker could not take a submission; the client should retry. */
 export class TransportUnavailable extends Error {
   override name = "TransportUnavailable";
+}
+
+/**
+ * Whether events are numbered and kept in Redis for every instance: on one node with
+ * history on. A Redis Cluster cannot: a script's keys must share one hash slot, and
+ * topics on different shards have no common order to number them by.
+ */
+export function sharesHistory(config: Config): boolean {
+  return config.redisUrl !== undefined && !config.redisCluster && config.historySize > 0;
 }

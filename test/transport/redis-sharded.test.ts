@@ -83,6 +83,26 @@ describe("clustering through Redis Cluster (sharded pub/sub)", () => {
     }
   }, 40_000);
 
+  test("history stays per instance: resume on the same instance replays, elsewhere it is a reset", async () => {
+    const [first, second] = servers as [RunningServer, RunningServer];
+    const topic = topics[0]!;
+    const stream = await subscribe(first, [topic]);
+    await waitUntil(() => shardSubscribers(topic) >= 1, 5000, "subscribed");
+    await submit(first, [{ topic, event: "e", data: "seen" }]);
+    const lastId = (await stream.next(1))[0]!.id!;
+    stream.close();
+    // Within the linger (SSE_HISTORY_TTL=1), through another instance.
+    await submit(second, [{ topic, event: "e", data: "missed" }]);
+    const same = await openStream(eventsUrl(first, subscribeToken([topic])), { headers: { "Last-Event-ID": lastId } });
+    open.push(same);
+    expect((await same.next(1))[0]!.data).toBe("missed");
+    const elsewhere = await openStream(eventsUrl(second, subscribeToken([topic])), { headers: { "Last-Event-ID": lastId } });
+    open.push(elsewhere);
+    expect((await elsewhere.next(1))[0]).toMatchObject({ event: "reset", data: "unknown-id" });
+    same.close();
+    elsewhere.close();
+  });
+
   test("a shard lost: not ready, streams closed, 503; back: recovered without restart", async () => {
     const streams = await Promise.all(servers.map((server) => subscribe(server, topics)));
     await waitUntil(() => topics.every((topic) => shardSubscribers(topic) === 3), 5000, "sharded subscriptions");

@@ -26,6 +26,9 @@ class RecordingSink {
   deliver(events: readonly SseEvent[]): void {
     this.batches.push([...events]);
   }
+  deliverNumbered(events: readonly SseEvent[]): void {
+    this.batches.push(events.map(({ topic, event, data }) => ({ topic, event, data })));
+  }
   endAllStreams(): void {
     this.streamsEnded++;
     this.onEndAll();
@@ -47,7 +50,7 @@ describe("RedisTransport (in process, real Redis)", () => {
       SSE_SECRET: SECRET_HEX,
       REDIS_URL: redis.url,
       REDIS_CHANNEL_PREFIX: prefix,
-      // History off: no linger, topics unsubscribe as soon as their last stream leaves.
+      // History off (or shared in Redis): topics unsubscribe as soon as their last stream leaves.
       SSE_HISTORY_SIZE: historyTtl === "0" ? "0" : "100",
       SSE_HISTORY_TTL: historyTtl === "0" ? "300" : historyTtl,
     });
@@ -131,18 +134,26 @@ describe("RedisTransport (in process, real Redis)", () => {
     expect(sink.events).toEqual([ev("t", "after")]);
   }, 20_000);
 
-  test("with history, a topic lingers subscribed for its history's lifetime; coverage is reported", async () => {
+  test("with a shared history a topic does not linger; a stream's start waits for its subscription", async () => {
     const sink = new RecordingSink();
-    const transport = await connect(sink, "linger:", "1");
+    const transport = await connect(sink, "shared:", "1");
+    expect(transport.sharedHistory).toBeDefined();
     transport.topicOpened("t");
-    await subscribers("linger:t", 1);
+    const start = await transport.sharedHistory!.start(["t"], undefined);
+    // Resolved only once Redis acknowledged the subscription: later events reach us live.
+    expect(numSub(redis, "shared:t")).toBe(1);
     expect(sink.coverage).toEqual(["+t"]);
+    expect(start.missed).toBeUndefined();
+    await transport.publish([ev("t", "1"), ev("u", "x"), ev("t", "2")]);
+    await waitUntil(() => sink.events.length === 2, 3000, "delivery");
+    // Stored in Redis too, numbered after the start.
+    const resumed = await transport.sharedHistory!.start(["t"], start.afterId);
+    expect(resumed.missed?.ok && resumed.missed.events.map((e) => [e.data, e.position > start.after])).toEqual([
+      ["1", true],
+      ["2", true],
+    ]);
     transport.topicClosed("t");
-    await Bun.sleep(500);
-    expect(numSub(redis, "linger:t")).toBe(1); // still received, so history stays complete
-    transport.topicOpened("t"); // back within the linger: nothing to redo
-    transport.topicClosed("t");
-    await subscribers("linger:t", 0);
+    await subscribers("shared:t", 0); // at once: the history is in Redis, not here
     expect(sink.coverage).toEqual(["+t", "-t"]);
   });
 

@@ -5,6 +5,8 @@
  * has to be reconciled with what a client library replays on its own.
  */
 
+import type { RunScript } from "./history.ts";
+
 /** A payload for one channel. */
 export interface BrokerMessage {
   readonly channel: string;
@@ -22,6 +24,11 @@ export interface Broker {
    * whole or not at all; otherwise each channel's message is taken or not on its own.
    */
   publish(messages: readonly BrokerMessage[]): Promise<void>;
+  /**
+   * Runs a Lua script on the node (one node only: a script cannot span a cluster's shards),
+   * on the publishing connection, so it is ordered with publishes.
+   */
+  readonly runScript: RunScript | undefined;
   /** Resolves once the engine has acknowledged the subscription. */
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;

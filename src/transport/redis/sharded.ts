@@ -45,6 +45,7 @@ export async function connectCluster(seeds: readonly string[], events: BrokerEve
       // Started in order: messages for one shard leave on its one connection in order.
       await Promise.all(messages.map(({ channel, payload }) => cluster.sPublish(channel, asBuffer(payload))));
     },
+    runScript: undefined, // a script's keys must share one slot; topics do not
     subscribe: (channel) => cluster.sSubscribe(channel, listener, true),
     unsubscribe: (channel) => cluster.sUnsubscribe(channel, listener, true),
     async ping() {

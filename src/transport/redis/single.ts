@@ -6,6 +6,7 @@
 import { Buffer } from "node:buffer";
 import { createClient } from "@redis/client";
 import { CONNECT_TIMEOUT_MS, type Broker, type BrokerEvents, type BrokerMessage } from "./broker.ts";
+import type { LuaScript } from "./history.ts";
 
 export async function connectSingleNode(url: string, events: BrokerEvents): Promise<Broker> {
   const publisher = createClient({
@@ -42,6 +43,16 @@ export async function connectSingleNode(url: string, events: BrokerEvents): Prom
       const transaction = publisher.multi();
       for (const { channel, payload } of messages) transaction.publish(channel, asBuffer(payload));
       await transaction.exec();
+    },
+    async runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
+      const options = { keys: [...keys], arguments: [...args] };
+      try {
+        return await publisher.evalSha(script.sha1, options);
+      } catch (error) {
+        // The node has not seen it yet (or flushed its scripts): send it whole, once.
+        if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+        return await publisher.eval(script.source, options);
+      }
     },
     subscribe: (channel) => subscriber.subscribe(channel, listener, true),
     unsubscribe: (channel) => subscriber.unsubscribe(channel, listener, true),

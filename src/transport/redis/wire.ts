@@ -4,6 +4,7 @@
  * would be repeated in every event and add nothing a peer of the same version needs.
  */
 import { decode, encode } from "@msgpack/msgpack";
+import { formatId, type NumberedEvent } from "../../position.ts";
 import type { SseEvent } from "../../sse.ts";
 
 /** Consecutive events of one submission that go to the same channel. */
@@ -66,4 +67,35 @@ export function decodeBatch(payload: Uint8Array): SseEvent[] {
     const [topic, event, data] = triple as [string, string, string];
     return { topic, event, data };
   });
+}
+
+/**
+ * A run as the shared history's script publishes it (see ./history.ts):
+ * msgpack `[epoch, ms, n, topic, event, data, event, data, ...]`, where (ms, n) is the
+ * first event's position and the others follow consecutively.
+ */
+export function decodeNumberedRun(payload: Uint8Array, positionsPerMs: number): NumberedEvent[] {
+  let fields: unknown;
+  try {
+    fields = decode(payload);
+  } catch (error) {
+    throw new WireError(`not msgpack: ${String(error)}`);
+  }
+  if (!Array.isArray(fields) || fields.length < 6 || fields.length % 2 !== 0) {
+    throw new WireError("not a numbered run [epoch, ms, n, topic, event, data, ...]");
+  }
+  const [epoch, ms, n, topic] = fields as unknown[];
+  if (typeof epoch !== "string" || typeof topic !== "string" || !Number.isSafeInteger(ms) || !Number.isSafeInteger(n)) {
+    throw new WireError("a numbered run's header is not [epoch, ms, n, topic]");
+  }
+  const first = (ms as number) * positionsPerMs + (n as number);
+  const events: NumberedEvent[] = [];
+  for (let i = 4; i < fields.length; i += 2) {
+    const event: unknown = fields[i];
+    const data: unknown = fields[i + 1];
+    if (typeof event !== "string" || typeof data !== "string") throw new WireError("an event is not [event, data] strings");
+    const position = first + (i - 4) / 2;
+    events.push({ topic, event, data, position, id: formatId(epoch, position) });
+  }
+  return events;
 }
