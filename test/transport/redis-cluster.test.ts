@@ -4,27 +4,18 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { numSub, readiness, startRedis, waitUntil, type RedisNode } from "../helpers/redis.ts";
-import { eventsUrl, expectHealthy, postSubmit, RUNTIMES, startServer, waitForLog, type RunningServer } from "../helpers/server.ts";
-import { openStream, type EventStream, type ReceivedEvent } from "../helpers/sse.ts";
-import { submitToken, subscribeToken, type TestEvent } from "../helpers/tokens.ts";
+import { expectHealthy, RUNTIMES, startServer, waitForLog, type RunningServer } from "../helpers/server.ts";
+import { suiteClient } from "../helpers/clients.ts";
+import type { ReceivedEvent } from "../helpers/sse.ts";
 
 describe("clustering through Redis (one node)", () => {
   let redis: RedisNode;
   let servers: RunningServer[];
-  const open: EventStream[] = [];
-
-  const subscribe = async (server: RunningServer, topics: string[]) => {
-    const stream = await openStream(eventsUrl(server, subscribeToken(topics)));
-    open.push(stream);
-    return stream;
-  };
+  const client = suiteClient();
+  const { subscribe, submit } = client;
   /** Waits until `count` instances have subscribed to the topic in Redis. */
   const subscribedBy = (topic: string, count: number) =>
     waitUntil(() => numSub(redis, `sse:${topic}`) === count, 5000, `${count} subscribers of ${topic}`);
-  const submit = async (server: RunningServer, events: TestEvent[]) => {
-    const response = await postSubmit(server, submitToken(events));
-    expect(`${response.status} ${await response.text()}`).toBe("200 OK");
-  };
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -38,7 +29,7 @@ describe("clustering through Redis (one node)", () => {
     );
   });
   afterAll(async () => {
-    for (const stream of open) stream.close();
+    client.closeAll();
     for (const server of servers ?? []) {
       if (server.process.exitCode === null && server.process.signalCode === null) await expectHealthy(server);
       expect(server.logs.filter((line) => line.includes("redis connection lost"))).toEqual([]);

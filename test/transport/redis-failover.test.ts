@@ -4,26 +4,17 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { numSub, readiness, startRedis, waitUntil, type RedisNode } from "../helpers/redis.ts";
-import { eventsUrl, postSubmit, RUNTIMES, startServer, waitForLog, type RunningServer } from "../helpers/server.ts";
-import { openStream, type EventStream } from "../helpers/sse.ts";
-import { submitToken, subscribeToken, type TestEvent } from "../helpers/tokens.ts";
+import { eventsUrl, RUNTIMES, startServer, waitForLog, type RunningServer } from "../helpers/server.ts";
+import { suiteClient } from "../helpers/clients.ts";
+import { subscribeToken } from "../helpers/tokens.ts";
 
 describe("Redis lost and back", () => {
   let redis: RedisNode;
   let servers: RunningServer[] = [];
-  const open: EventStream[] = [];
-
-  const subscribe = async (server: RunningServer, topics: string[]) => {
-    const stream = await openStream(eventsUrl(server, subscribeToken(topics)));
-    open.push(stream);
-    return stream;
-  };
+  const client = suiteClient();
+  const { subscribe, submitStatus } = client;
   const subscribedBy = (topic: string, count: number) =>
     waitUntil(() => numSub(redis, `sse:${topic}`) === count, 5000, `${count} subscribers of ${topic}`);
-  const submitStatus = async (server: RunningServer, events: TestEvent[]) => {
-    const response = await postSubmit(server, submitToken(events));
-    return `${response.status} ${await response.text()}`;
-  };
   const allReady = async (status: number) =>
     (await Promise.all(servers.map((server) => readiness(server.url)))).every((s) => s === status);
   const live = async (server: RunningServer) => (await fetch(`${server.url}/health/live`)).status;
@@ -33,7 +24,7 @@ describe("Redis lost and back", () => {
     servers = await Promise.all(RUNTIMES.map((runtime) => startServer(runtime, { env: { REDIS_URL: redis.url } })));
   });
   afterAll(async () => {
-    for (const stream of open) stream.close();
+    client.closeAll();
     for (const server of servers) await server.stop();
     await redis?.stop();
   });

@@ -6,9 +6,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parseId } from "../../src/position.ts";
 import { numSub, readiness, startRedis, waitUntil, type RedisNode } from "../helpers/redis.ts";
-import { eventsUrl, expectHealthy, postSubmit, RUNTIMES, startServer, type RunningServer } from "../helpers/server.ts";
-import { openStream, type EventStream, type ReceivedEvent } from "../helpers/sse.ts";
-import { submitToken, subscribeToken, type TestEvent } from "../helpers/tokens.ts";
+import { expectHealthy, RUNTIMES, startServer, type RunningServer } from "../helpers/server.ts";
+import { suiteClient } from "../helpers/clients.ts";
+import type { ReceivedEvent } from "../helpers/sse.ts";
+import { type TestEvent } from "../helpers/tokens.ts";
 
 const HISTORY_SIZE = 20;
 const HISTORY_TTL_SECONDS = 3;
@@ -25,23 +26,15 @@ function expectIncreasingIds(events: readonly ReceivedEvent[]): void {
 describe("resume with REDIS_URL (history shared in Redis)", () => {
   let redis: RedisNode;
   let servers: RunningServer[] = [];
-  const open: EventStream[] = [];
+  const client = suiteClient();
   const at = (i: number) => servers[i % servers.length]!;
 
   const subscribe = async (server: RunningServer, topics: string[], lastId?: string) => {
-    const headers: Record<string, string> = lastId ? { "Last-Event-ID": lastId } : {};
-    const stream = await openStream(eventsUrl(server, subscribeToken(topics)), { headers });
+    const stream = await client.subscribe(server, topics, lastId);
     expect(stream.response.status).toBe(200);
-    open.push(stream);
     return stream;
   };
-  const submitStatus = async (server: RunningServer, events: TestEvent[]) => {
-    const res = await postSubmit(server, submitToken(events));
-    return `${res.status} ${await res.text()}`;
-  };
-  const submit = async (server: RunningServer, events: TestEvent[]) => {
-    expect(await submitStatus(server, events)).toBe("200 OK");
-  };
+  const { submit, submitStatus } = client;
   const one = (topic: string, data: string): TestEvent => ({ topic, event: "n", data });
   /** Opens a stream, takes one event submitted through `server`, and leaves with its id. */
   async function seeOneAndLeave(server: RunningServer, topics: string[]): Promise<string> {
@@ -68,7 +61,7 @@ describe("resume with REDIS_URL (history shared in Redis)", () => {
     );
   });
   afterAll(async () => {
-    for (const s of open) s.close();
+    client.closeAll();
     for (const server of servers) await server.stop();
     await redis?.stop();
   });

@@ -4,27 +4,18 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { numSub, readiness, shardNumSub, startRedisCluster, waitUntil, type RedisCluster } from "../helpers/redis.ts";
-import { eventsUrl, expectHealthy, postSubmit, RUNTIMES, startServer, type RunningServer } from "../helpers/server.ts";
-import { openStream, type EventStream } from "../helpers/sse.ts";
-import { submitToken, subscribeToken, type TestEvent } from "../helpers/tokens.ts";
+import { expectHealthy, postSubmit, RUNTIMES, startServer, type RunningServer } from "../helpers/server.ts";
+import { suiteClient } from "../helpers/clients.ts";
+import { submitToken } from "../helpers/tokens.ts";
 
 describe("clustering through Redis Cluster (sharded pub/sub)", () => {
   let cluster: RedisCluster;
   let servers: RunningServer[] = [];
   /** Two topics owned by each of the three shards. */
   let topics: string[] = [];
-  const open: EventStream[] = [];
-
-  const subscribe = async (server: RunningServer, wanted: string[]) => {
-    const stream = await openStream(eventsUrl(server, subscribeToken(wanted)));
-    open.push(stream);
-    return stream;
-  };
+  const client = suiteClient();
+  const { subscribe, submit } = client;
   const shardSubscribers = (topic: string) => shardNumSub(cluster.ownerOf(`sse:${topic}`), `sse:${topic}`);
-  const submit = async (server: RunningServer, events: TestEvent[]) => {
-    const response = await postSubmit(server, submitToken(events));
-    expect(`${response.status} ${await response.text()}`).toBe("200 OK");
-  };
 
   beforeAll(async () => {
     cluster = await startRedisCluster();
@@ -39,7 +30,7 @@ describe("clustering through Redis Cluster (sharded pub/sub)", () => {
     );
   }, 40_000);
   afterAll(async () => {
-    for (const stream of open) stream.close();
+    client.closeAll();
     for (const server of servers) await server.stop();
     await cluster?.stop();
   });
@@ -93,11 +84,9 @@ describe("clustering through Redis Cluster (sharded pub/sub)", () => {
     stream.close();
     // Within the linger (SSE_HISTORY_TTL=1), through another instance.
     await submit(second, [{ topic, event: "e", data: "missed" }]);
-    const same = await openStream(eventsUrl(first, subscribeToken([topic])), { headers: { "Last-Event-ID": lastId } });
-    open.push(same);
+    const same = await subscribe(first, [topic], lastId);
     expect((await same.next(1))[0]!.data).toBe("missed");
-    const elsewhere = await openStream(eventsUrl(second, subscribeToken([topic])), { headers: { "Last-Event-ID": lastId } });
-    open.push(elsewhere);
+    const elsewhere = await subscribe(second, [topic], lastId);
     expect((await elsewhere.next(1))[0]).toMatchObject({ event: "reset", data: "unknown-id" });
     same.close();
     elsewhere.close();
