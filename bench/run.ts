@@ -246,6 +246,8 @@ async function startOurs(runtime: Runtime): Promise<Target> {
         LOG_LEVEL: "info",
         NO_COLOR: "1",
         SSE_HEARTBEAT: "3600", // no heartbeat frames during a measurement
+        // Server settings given to the driver pass through (e.g. SSE_HISTORY_SIZE=0 to compare).
+        ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith("SSE_") && key !== "SSE_SECRET")),
       },
       stdio: ["ignore", "pipe", "pipe"],
     }),

@@ -1,0 +1,49 @@
+/**
+ * What in-process history costs, measured without sockets: hub.dispatch time per event
+ * with history on (default bounds) and off, alternating rounds in one process, and the
+ * memory one kept event takes. Run: `bun bench/history-cost.ts` (or tsx / deno run -A).
+ */
+import { History } from "../src/history.ts";
+import { Hub, type Subscriber } from "../src/hub.ts";
+
+const EVENTS = Number(process.env.EVENTS ?? 200_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const TOPICS = 1000;
+const DATA = JSON.stringify({ id: 12345, status: "updated", at: "2026-11-25T10:00:00Z" }); // ~60 bytes
+
+const sink: Subscriber = { active: true, push() {}, end() {} };
+const events = Array.from({ length: EVENTS }, (_, i) => ({ topic: `topic-${i % TOPICS}`, event: "update", data: DATA }));
+const defaults = { perTopic: 100, maxAgeMs: 300_000, maxBytes: 64 * 1024 * 1024 };
+
+function hubWith(history: History | undefined): Hub {
+  const hub = new Hub(history);
+  for (let t = 0; t < TOPICS; t++) hub.subscribe(sink, [`topic-${t}`]); // every event has an audience
+  return hub;
+}
+
+function nsPerEvent(hub: Hub): number {
+  const started = performance.now();
+  for (let i = 0; i < EVENTS; i += 100) hub.dispatch(events.slice(i, i + 100));
+  return ((performance.now() - started) * 1e6) / EVENTS;
+}
+
+const on: number[] = [];
+const off: number[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  on.push(nsPerEvent(hubWith(new History(defaults))));
+  off.push(nsPerEvent(hubWith(undefined)));
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+// Memory: fill a history (no count bound in the way) and compare heap before and after.
+const gc = (globalThis as { gc?: () => void }).gc ?? (globalThis as { Bun?: { gc(force: boolean): void } }).Bun?.gc.bind(null, true);
+gc?.();
+const before = process.memoryUsage().heapUsed;
+const kept = new History({ perTopic: 1_000_000, maxAgeMs: 3_600_000, maxBytes: 1 << 30 });
+for (const { topic, event, data } of events) kept.append(topic, event, data);
+gc?.();
+const bytesPerEvent = (process.memoryUsage().heapUsed - before) / kept.size;
+
+console.log(`dispatch, history on : ${median(on).toFixed(0)} ns/event (min ${Math.min(...on).toFixed(0)}, max ${Math.max(...on).toFixed(0)})`);
+console.log(`dispatch, history off: ${median(off).toFixed(0)} ns/event (min ${Math.min(...off).toFixed(0)}, max ${Math.max(...off).toFixed(0)})`);
+console.log(`history memory: ${bytesPerEvent.toFixed(0)} bytes of heap per kept event (data ${DATA.length} B, ${(kept.bytes / kept.size).toFixed(0)} B accounted by SSE_HISTORY_MAX_BYTES)`);
