@@ -99,7 +99,7 @@ describe("History", () => {
     const { history, add } = fixture({ perTopic: 10 });
     for (let i = 0; i < 20_000; i++) add("hot", String(i));
     expect(history.size).toBe(10);
-    expect(history.bytes).toBeLessThan(10 * 200);
+    expect(history.bytes).toBeLessThan(10 * 300); // ten small frames plus overhead
   });
 
   test("topics whose events all aged out are forgotten", () => {
