@@ -1,7 +1,7 @@
 /** The publisher library, against a live server, imported under Bun, Deno and Node. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SseClient, SseClientError } from "../src/client.ts";
-import { ROOT, runProcess, startServer, type RunningServer } from "./helpers/server.ts";
+import { NODE, ROOT, runProcess, startServer, type RunningServer } from "./helpers/server.ts";
 import { openStream } from "./helpers/sse.ts";
 import { SECRET_HEX, subscribeToken } from "./helpers/tokens.ts";
 
@@ -9,7 +9,7 @@ const BIN = `${ROOT}node_modules/.bin`;
 const RUNNERS: Record<string, string[]> = {
   bun: [`${BIN}/bun`],
   deno: [`${BIN}/deno`, "run", "--allow-net", "--allow-env", "--allow-read"],
-  node: [process.execPath, "--import", "tsx"],
+  node: [NODE, "--import", "tsx"],
 };
 
 describe("SseClient", () => {

@@ -5,6 +5,7 @@ import {
   expectHealthy,
   postSubmit,
   RUNTIMES,
+  runtimeOf,
   runToExit,
   startServer,
 } from "../helpers/server.ts";
@@ -135,4 +136,15 @@ describe("idle streams are never cut by the runtime itself", () => {
       await Promise.all(servers.map((s) => s.stop()));
     }
   }, 40_000);
+});
+
+describe("each runtime is really that runtime", () => {
+  test("the server processes run on Bun, Deno and Node", async () => {
+    const servers = await Promise.all(RUNTIMES.map((r) => startServer(r)));
+    try {
+      expect(servers.map(runtimeOf)).toEqual(["bun", "deno", "node"]);
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  });
 });

@@ -3,6 +3,7 @@
  * (PORT=0; the port is read from the server's "listening" log line).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { SECRET_HEX } from "./tokens.ts";
 
@@ -10,13 +11,19 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = `${ROOT}node_modules/.bin`;
 
 export const RUNTIMES = ["bun", "deno", "node"] as const;
+
+/**
+ * Node itself, from PATH: under `bun test`, process.execPath is Bun, which would run the
+ * "node" entry point on Bun and test nothing of Node.
+ */
+export const NODE = "node";
 export type Runtime = (typeof RUNTIMES)[number];
 
 /** The same commands as `bun run server`, `deno task start` and `npm start`. */
 export const SERVER_COMMANDS: Record<Runtime, readonly string[]> = {
   bun: [`${BIN}/bun`, "src/entry/bun.ts"],
   deno: [`${BIN}/deno`, "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/entry/deno.ts"],
-  node: [process.execPath, "--import", "tsx", "src/entry/node.ts"],
+  node: [NODE, "--import", "tsx", "src/entry/node.ts"],
 };
 
 export interface RunningServer {
@@ -191,4 +198,9 @@ export async function expectHealthy(server: RunningServer): Promise<void> {
   const errors = server.logs.filter((l) => l.includes('"level":"error"'));
   if (errors.length > 0) throw new Error(`server logged errors:\n${errors.join("\n")}`);
   if (/unhandled|uncaught/i.test(server.stderr())) throw new Error(`stderr: ${server.stderr()}`);
+}
+
+/** Which runtime a server process really is (by its own /proc entry), to catch a wrong command. */
+export function runtimeOf(server: RunningServer): string {
+  return readFileSync(`/proc/${server.process.pid}/comm`, "utf8").trim();
 }
