@@ -88,12 +88,8 @@ export class Hub {
       const audience = this.#topics.get(topic);
       // With history, every event is numbered and kept, heard now or not.
       const frame = this.history ? this.history.append(topic, event, data) : audience && encodeEvent(event, data);
-      if (!audience || !frame) continue;
-      for (const subscriber of audience) subscriber.push(frame);
-      deliveries += audience.size;
-      this.bytesWritten += frame.length * audience.size;
+      if (audience && frame) deliveries += this.#fanOut(audience, frame);
     }
-    this.deliveries += deliveries;
     return deliveries;
   }
 
@@ -102,14 +98,17 @@ export class Hub {
     let deliveries = 0;
     for (const { topic, event, data, id, position } of events) {
       const audience = this.#topics.get(topic);
-      if (!audience) continue;
-      const frame = encodeEvent(event, data, id);
-      for (const subscriber of audience) subscriber.push(frame, position);
-      deliveries += audience.size;
-      this.bytesWritten += frame.length * audience.size;
+      if (audience) deliveries += this.#fanOut(audience, encodeEvent(event, data, id), position);
     }
-    this.deliveries += deliveries;
     return deliveries;
+  }
+
+  /** The same bytes to every subscriber of a topic; counted for metrics. */
+  #fanOut(audience: Set<Subscriber>, frame: Uint8Array, position?: number): number {
+    for (const subscriber of audience) subscriber.push(frame, position);
+    this.deliveries += audience.size;
+    this.bytesWritten += frame.length * audience.size;
+    return audience.size;
   }
 
   /** One tick of the shared heartbeat timer: a comment to each stream idle since the last. */
