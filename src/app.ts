@@ -26,10 +26,14 @@ export interface AppDeps {
   readonly metrics: Metrics;
 }
 
+/** CORS for every origin, as the middleware answers everything else (`GET events` bypasses it). */
+const ALLOW_ANY_ORIGIN = "Access-Control-Allow-Origin";
+
 const STREAM_HEADERS = {
   "Content-Type": "text/event-stream",
   "Cache-Control": "no-cache",
   "X-Accel-Buffering": "no",
+  [ALLOW_ANY_ORIGIN]: "*",
 } as const;
 
 /** Too many open streams: the client should come back later (or elsewhere). */
@@ -48,6 +52,34 @@ export function createApp(deps: AppDeps): Hono {
     return branca.decode(token, { ttl: config.tokenTtlSeconds });
   };
 
+  // `GET events` comes ahead of the CORS middleware: through it, Hono would build and copy
+  // two more Responses per stream (its `c.res` setter; on Node each also becomes an undici
+  // Response). The stream's own headers carry the one CORS header the middleware would add
+  // (origin "*"); a rejection gets it through `c.header`, which the error answer includes.
+  app.get("/events", (c) => {
+    const rejectWithCors = (error: unknown): never => {
+      c.header(ALLOW_ANY_ORIGIN, "*");
+      throw error;
+    };
+    try {
+      const opened = openEvents(c);
+      return opened instanceof Promise ? opened.catch(rejectWithCors) : opened;
+    } catch (error) {
+      return rejectWithCors(error);
+    }
+  });
+
+  function openEvents(c: Context): Response | Promise<Response> {
+    if (config.maxStreams > 0 && hub.subscriberCount >= config.maxStreams) throw new ServerFull();
+    // A stream opened now would miss events and be ended at recovery anyway.
+    if (!transport.ready) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
+    const { topics } = parseSubscribe(openToken(c.req.query("token")), config);
+    // A reconnecting EventSource sends the header; it is newer than any id in the URL.
+    const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId") || undefined;
+    const shared = transport.sharedHistory;
+    return shared ? openSharedStream(shared, topics, lastEventId) : openStream(topics, lastEventId);
+  }
+
   app.use(cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86400 }));
 
   app.get("/ping", (c) => c.text("pong"));
@@ -59,17 +91,6 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/metrics", async (c) =>
     c.text(await metrics.render(), 200, { "Content-Type": metrics.registry.contentType }),
   );
-
-  app.get("/events", (c) => {
-    if (config.maxStreams > 0 && hub.subscriberCount >= config.maxStreams) throw new ServerFull();
-    // A stream opened now would miss events and be ended at recovery anyway.
-    if (!transport.ready) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
-    const { topics } = parseSubscribe(openToken(c.req.query("token")), config);
-    // A reconnecting EventSource sends the header; it is newer than any id in the URL.
-    const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId") || undefined;
-    const shared = transport.sharedHistory;
-    return shared ? openSharedStream(shared, topics, lastEventId) : openStream(topics, lastEventId);
-  });
 
   /** A stream resumed from this process's history: replay and subscription in one synchronous step. */
   function openStream(topics: readonly string[], lastEventId: string | undefined): Response {
@@ -126,7 +147,7 @@ export function createApp(deps: AppDeps): Hono {
     hub.bytesWritten += start.backlog.reduce((sum, frame) => sum + frame.length, start.opening.length);
     logger.debug("stream opened", {
       start: start.outcome,
-      replayed: start.backlog.length,
+      replayed: start.outcome === "resumed" ? start.backlog.length : 0, // a reset is not a replay
       streams: hub.subscriberCount,
       topics: hub.topicCount,
     });
