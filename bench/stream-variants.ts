@@ -1,0 +1,84 @@
+/**
+ * A minimal server for bench/idle-streams.ts: every request gets an SSE-like response
+ * whose body is built one of several ways (VARIANT), so that what a runtime spends per
+ * open stream can be told apart from what the app spends. Runs unchanged on Bun, Deno and
+ * Node (Node through @hono/node-server, as the real server). Prints `{"port":N}` once
+ * listening. Variants:
+ *
+ *   fixed      a 6-byte string body (not a stream): the cost of an idle keep-alive request
+ *   start      ReadableStream, opening frame enqueued in start, highWaterMark 0 (as src/stream.ts)
+ *   pull       ReadableStream, opening frame enqueued on the first pull (queue empty after)
+ *   bytes      ReadableStream of type "bytes", opening frame enqueued in start
+ *   direct     Bun only: a `type: "direct"` stream writing the opening frame
+ *   app        the real app (createSseServer) answering `GET /events?token=…`
+ */
+import { serve } from "@hono/node-server";
+import { loadConfig } from "../src/config.ts";
+import { createLogger } from "../src/log.ts";
+import { createSseServer, type FetchHandler } from "../src/server.ts";
+import { OPEN_FRAME } from "../src/sse.ts";
+
+const variant = process.env.VARIANT ?? "start";
+const HEADERS = { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" };
+/** Streams kept reachable (as the hub does), so that nothing is collected early. */
+const held: unknown[] = [];
+
+function body(): BodyInit {
+  switch (variant) {
+    case "fixed":
+      return ": ok\n\n";
+    case "start":
+      return new ReadableStream<Uint8Array>(
+        { start: (c) => void held.push(c, c.enqueue(OPEN_FRAME)) },
+        { highWaterMark: 0 },
+      );
+    case "pull": {
+      let sent = false;
+      return new ReadableStream<Uint8Array>(
+        {
+          start: (c) => void held.push(c),
+          pull: (c) => {
+            if (!sent) c.enqueue(OPEN_FRAME);
+            sent = true;
+          },
+        },
+        { highWaterMark: 0 },
+      );
+    }
+    case "bytes":
+      return new ReadableStream({ type: "bytes", start: (c) => void held.push(c, c.enqueue(OPEN_FRAME.slice())) });
+    case "direct":
+      return new ReadableStream({
+        type: "direct",
+        pull: (c: { write(b: Uint8Array): void; flush(): void }) => {
+          held.push(c);
+          c.write(OPEN_FRAME);
+          c.flush();
+          return new Promise(() => {}); // stays open
+        },
+      } as unknown as UnderlyingDefaultSource<Uint8Array>);
+    default:
+      throw new Error(`unknown VARIANT ${variant}`);
+  }
+}
+
+let fetch: FetchHandler = () => new Response(body(), { headers: HEADERS });
+if (variant === "app") {
+  const server = await createSseServer(
+    loadConfig({ SSE_SECRET: process.env.SSE_SECRET ?? "", LOG_LEVEL: "silent", SSE_HEARTBEAT: "3600" }),
+    createLogger("silent", () => {}),
+  );
+  fetch = server.fetch;
+}
+
+const announce = (port: number) => console.log(JSON.stringify({ port }));
+const host = "127.0.0.1";
+if (typeof Bun !== "undefined") {
+  announce(Bun.serve({ port: 0, hostname: host, fetch, idleTimeout: 0 }).port!);
+} else if ("Deno" in globalThis) {
+  const deno = (globalThis as unknown as { Deno: { serve(o: object, f: FetchHandler): unknown } }).Deno;
+  deno.serve({ port: 0, hostname: host, onListen: ({ port }: { port: number }) => announce(port) }, fetch);
+} else {
+  const server = serve({ fetch, port: 0, hostname: host }, (info) => announce(info.port));
+  Object.assign(server, { requestTimeout: 0, timeout: 0 });
+}
