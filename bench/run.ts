@@ -36,9 +36,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { encode } from "@msgpack/msgpack";
 import { createBranca } from "../src/token/branca.ts";
+import { ROOT, SERVER_COMMANDS, type Runtime } from "../test/helpers/runtimes.ts";
 import {
   median,
   nowMs,
@@ -51,22 +51,12 @@ import {
   type PubRequest,
 } from "./lib.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const BIN = `${ROOT}node_modules/.bin`;
 const HOST = "127.0.0.1";
 const SECRET_HEX = "3f1e0d2c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const PER_GEN = 4500; // streams per load-generator process (each is limited to 20,000 files)
 const NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so";
 
-type Runtime = "bun" | "node" | "deno";
 type TargetName = Runtime | "nchan";
-
-/** The same commands as test/helpers/server.ts (SERVER_COMMANDS): `bun run server`, `npm start`, `deno task start`. */
-const SERVER_COMMANDS: Record<Runtime, readonly string[]> = {
-  bun: [`${BIN}/bun`, "src/entry/bun.ts"],
-  deno: [`${BIN}/deno`, "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/entry/deno.ts"],
-  node: [process.execPath, "--import", "tsx", "src/entry/node.ts"],
-};
 
 // ---- options -------------------------------------------------------------------------
 
@@ -454,16 +444,6 @@ async function fanoutStep(t: Target, gens: Gen[], pub: Gen, n: number, rate: num
     genCpuUsPerDelivery: ((genCpu1 - genCpu0) * 1000) / deliveries,
     pubCpuMs: p.genCpuMs,
   };
-}
-
-async function drained(gens: Gen[], timeoutMs: number): Promise<boolean> {
-  const deadline = nowMs() + timeoutMs;
-  while (nowMs() < deadline) {
-    const ps = await Promise.all(gens.map((g) => g.call("progress")));
-    if (ps.every((p) => p.behind === 0)) return true;
-    await sleep(200);
-  }
-  return false;
 }
 
 async function fanout(t: Target, gens: Gen[], pub: Gen, n: number, m: Metrics, steps: unknown[]): Promise<void> {

@@ -4,27 +4,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { ROOT, SERVER_COMMANDS, type Runtime } from "./runtimes.ts";
 import { SECRET_HEX } from "./tokens.ts";
 
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = `${ROOT}node_modules/.bin`;
-
-export const RUNTIMES = ["bun", "deno", "node"] as const;
-
-/**
- * Node itself, from PATH: under `bun test`, process.execPath is Bun, which would run the
- * "node" entry point on Bun and test nothing of Node.
- */
-export const NODE = "node";
-export type Runtime = (typeof RUNTIMES)[number];
-
-/** The same commands as `bun run server`, `deno task start` and `npm start`. */
-export const SERVER_COMMANDS: Record<Runtime, readonly string[]> = {
-  bun: [`${BIN}/bun`, "src/entry/bun.ts"],
-  deno: [`${BIN}/deno`, "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/entry/deno.ts"],
-  node: [NODE, "--import", "tsx", "src/entry/node.ts"],
-};
+export { NODE, ROOT, RUNTIMES, SERVER_COMMANDS, type Runtime } from "./runtimes.ts";
 
 export interface RunningServer {
   readonly runtime: Runtime;
