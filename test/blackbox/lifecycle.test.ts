@@ -4,10 +4,13 @@ import {
   eventsUrl,
   expectHealthy,
   postSubmit,
+  ROOT,
   RUNTIMES,
   runtimeOf,
   runToExit,
   startServer,
+  waitForLog,
+  type Runtime,
 } from "../helpers/server.ts";
 import { openStream } from "../helpers/sse.ts";
 import { SECRET_HEX, submitToken, subscribeToken } from "../helpers/tokens.ts";
@@ -147,4 +150,27 @@ describe("each runtime is really that runtime", () => {
       await Promise.all(servers.map((s) => s.stop()));
     }
   });
+});
+
+describe("the documented start commands", () => {
+  // What the README tells users to type, run as typed and stopped as a terminal stops a
+  // job (the signal goes to its process group: npm runs the server behind a shell that
+  // would not pass a signal on): each serves, then shuts down in order.
+  const commands: [string, Runtime, string[]][] = [
+    ["npm run server", "bun", ["npm", "run", "server"]],
+    ["npm start", "node", ["npm", "start"]],
+    ["deno task start", "deno", [`${ROOT}node_modules/.bin/deno`, "task", "start"]],
+  ];
+  for (const [name, runtime, command] of commands) {
+    test(`${name} serves, and stops in order on SIGTERM`, async () => {
+      const server = await startServer(runtime, { command, processGroup: true });
+      try {
+        expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+      } finally {
+        await server.stop("SIGTERM");
+      }
+      // The wrapper may be gone first; the server's last line still comes through the pipe.
+      await waitForLog(server, (entry) => entry.msg === "stopped");
+    });
+  }
 });

@@ -30,6 +30,11 @@ export interface StartOptions {
   readonly timeoutMs?: number;
   /** Another command that serves the same way (e.g. the compiled binary). */
   readonly command?: readonly string[];
+  /**
+   * Run in a process group of its own and signal the whole group, as a terminal's job
+   * control does: for wrappers (npm, deno task) that leave the server behind a shell.
+   */
+  readonly processGroup?: boolean;
 }
 
 export function startServer(runtime: Runtime, options: StartOptions = {}): Promise<RunningServer> {
@@ -48,7 +53,10 @@ export function startServer(runtime: Runtime, options: StartOptions = {}): Promi
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.processGroup ?? false,
   });
+  const signal = (name: NodeJS.Signals) =>
+    options.processGroup ? process.kill(-child.pid!, name) : child.kill(name);
   const logs: string[] = [];
   let stderr = "";
   let partial = "";
@@ -59,7 +67,7 @@ export function startServer(runtime: Runtime, options: StartOptions = {}): Promi
 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill("SIGKILL");
+      signal("SIGKILL");
       reject(new Error(`${runtime} server did not start in time; stderr: ${stderr}`));
     }, options.timeoutMs ?? 20_000);
     void exited.then((code) => {
@@ -83,9 +91,9 @@ export function startServer(runtime: Runtime, options: StartOptions = {}): Promi
           logs,
           stderr: () => stderr,
           exited,
-          async stop(signal = "SIGTERM", graceMs = 5000) {
-            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-            const kill = setTimeout(() => child.kill("SIGKILL"), graceMs);
+          async stop(name = "SIGTERM", graceMs = 5000) {
+            if (child.exitCode === null && child.signalCode === null) signal(name);
+            const kill = setTimeout(() => signal("SIGKILL"), graceMs);
             const code = await exited;
             clearTimeout(kill);
             return code;
