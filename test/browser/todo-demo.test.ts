@@ -4,13 +4,13 @@
  * themselves when it restarts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { createTodoApp } from "../../examples/todo/app.ts";
 import { createSsePublisher } from "../../examples/todo/sse-publisher.ts";
 import { launchChromium, newPage } from "../helpers/browser.ts";
+import { spawnProcess, waitForOutput } from "../helpers/process.ts";
 import { expectHealthy, ROOT, startServer, type RunningServer } from "../helpers/server.ts";
 import { SECRET_HEX } from "../helpers/tokens.ts";
 
@@ -208,37 +208,13 @@ interface DemoProcess {
 }
 
 /** `npm run demo` with PORT=0: the same command, on a free port; the URLs come from its output. */
-function startDemo(timeoutMs = 20_000): Promise<DemoProcess> {
-  const child = spawn(`${ROOT}node_modules/.bin/bun`, ["examples/todo/main.ts"], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: "0", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const exited = new Promise<number | string>((resolve) =>
-    child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)),
+async function startDemo(timeoutMs = 20_000): Promise<DemoProcess> {
+  const demo = spawnProcess([`${ROOT}node_modules/.bin/bun`, "examples/todo/main.ts"], { env: { PORT: "0" } });
+  const urls = await waitForOutput(
+    demo,
+    (output) => /open (http:\/\/\S+\/) .*SSE server at (http:\/\/\S+)\)/.exec(output) ?? undefined,
+    "the demo",
+    timeoutMs,
   );
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    const kill = setTimeout(() => child.kill("SIGKILL"), 5000);
-    const code = await exited;
-    clearTimeout(kill);
-    return code;
-  };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop();
-      reject(new Error(`the demo did not print its URL in time; output:\n${output}`));
-    }, timeoutMs);
-    void exited.then((code) => reject(new Error(`the demo exited (${code}); output:\n${output}`)));
-    const collect = (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = /open (http:\/\/\S+\/) .*SSE server at (http:\/\/\S+)\)/.exec(output);
-      if (!found) return;
-      clearTimeout(timer);
-      resolve({ appUrl: found[1]!, sseUrl: found[2]!, stop });
-    };
-    child.stdout.on("data", collect);
-    child.stderr.on("data", collect);
-  });
+  return { appUrl: urls[1]!, sseUrl: urls[2]!, stop: () => demo.stop() };
 }

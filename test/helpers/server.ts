@@ -2,9 +2,10 @@
  * Starts the real server as a subprocess under a chosen runtime, on a free loopback port
  * (PORT=0; the port is read from the server's "listening" log line).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { ROOT, SERVER_COMMANDS, type Runtime } from "./runtimes.ts";
+import { runProcess, spawnProcess, waitForOutput, type ProcessResult } from "./process.ts";
+import { SERVER_COMMANDS, type Runtime } from "./runtimes.ts";
 import { SECRET_HEX } from "./tokens.ts";
 
 export { NODE, ROOT, RUNTIMES, SERVER_COMMANDS, type Runtime } from "./runtimes.ts";
@@ -37,71 +38,45 @@ export interface StartOptions {
   readonly processGroup?: boolean;
 }
 
-export function startServer(runtime: Runtime, options: StartOptions = {}): Promise<RunningServer> {
-  const [command, ...args] = options.command ?? SERVER_COMMANDS[runtime];
-  const child = spawn(command!, args, {
-    cwd: ROOT,
+export async function startServer(runtime: Runtime, options: StartOptions = {}): Promise<RunningServer> {
+  const spawned = spawnProcess(options.command ?? SERVER_COMMANDS[runtime], {
+    processGroup: options.processGroup,
     env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/tmp",
       SSE_SECRET: SECRET_HEX,
       PORT: "0",
       HOST: "127.0.0.1",
       LOG_LEVEL: "info",
-      NO_COLOR: "1",
       ...(options.basePath !== undefined ? { BASE_PATH: options.basePath } : {}),
       ...options.env,
     },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: options.processGroup ?? false,
   });
-  const signal = (name: NodeJS.Signals) =>
-    options.processGroup ? process.kill(-child.pid!, name) : child.kill(name);
+  const { child } = spawned;
   const logs: string[] = [];
   let stderr = "";
   let partial = "";
-  const exited = new Promise<number | string>((resolve) =>
-    child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)),
-  );
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal("SIGKILL");
-      reject(new Error(`${runtime} server did not start in time; stderr: ${stderr}`));
-    }, options.timeoutMs ?? 20_000);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${runtime} server exited (${code}) before listening; stderr: ${stderr}`));
-    });
-    child.stdout!.on("data", (chunk: Buffer) => {
-      const lines = (partial + chunk.toString()).split("\n");
-      partial = lines.pop()!;
-      for (const line of lines) {
-        logs.push(line);
-        const port = listeningPort(line);
-        if (port === undefined) continue;
-        clearTimeout(timer);
-        const base = (options.basePath ?? "/").replace(/\/+$/, "");
-        resolve({
-          runtime,
-          port,
-          url: `http://127.0.0.1:${port}${base}`,
-          process: child,
-          logs,
-          stderr: () => stderr,
-          exited,
-          async stop(name = "SIGTERM", graceMs = 5000) {
-            if (child.exitCode === null && child.signalCode === null) signal(name);
-            const kill = setTimeout(() => signal("SIGKILL"), graceMs);
-            const code = await exited;
-            clearTimeout(kill);
-            return code;
-          },
-        });
-      }
-    });
+  child.stdout!.on("data", (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop()!;
+    logs.push(...lines);
   });
+  const port = await waitForOutput(
+    spawned,
+    () => logs.map(listeningPort).find((p) => p !== undefined),
+    `${runtime} server`,
+    options.timeoutMs,
+  );
+  const base = (options.basePath ?? "/").replace(/\/+$/, "");
+  return {
+    runtime,
+    port,
+    url: `http://127.0.0.1:${port}${base}`,
+    process: child,
+    logs,
+    stderr: () => stderr,
+    exited: spawned.exited,
+    stop: spawned.stop,
+  };
 }
 
 function listeningPort(line: string): number | undefined {
@@ -114,36 +89,7 @@ function listeningPort(line: string): number | undefined {
   }
 }
 
-export interface ProcessResult {
-  readonly code: number | string;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a command to completion (killed after `timeoutMs`), with a minimal environment. */
-export function runProcess(
-  command: string,
-  args: readonly string[],
-  env: Record<string, string> = {},
-  timeoutMs = 20_000,
-): Promise<ProcessResult> {
-  const child = spawn(command, args, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  return new Promise((resolve) =>
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? signal ?? -1, stdout, stderr });
-    }),
-  );
-}
+export { runProcess, type ProcessResult } from "./process.ts";
 
 /** Runs the server command to completion (for start-up failures). */
 export function runToExit(runtime: Runtime, env: Record<string, string>, timeoutMs = 20_000): Promise<ProcessResult> {
