@@ -20,10 +20,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { encode } from "@msgpack/msgpack";
 import { createBranca } from "../src/token/branca.ts";
+import { LoadGenerator, withTimeout } from "./generator.ts";
 import { median, nowMs, procCpuMs, procRssKb, quantile, RawHttpClient, sleep } from "./lib.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -83,15 +83,6 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   });
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timeout after ${ms} ms: ${what}`)), ms);
-    p.then(
-      (v) => (clearTimeout(t), resolve(v)),
-      (e) => (clearTimeout(t), reject(e)),
-    );
-  });
-}
 
 function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -199,53 +190,14 @@ async function startInstance(redisUrl: string): Promise<Instance> {
 
 // ---- load generators -----------------------------------------------------------------
 
-class Gen {
-  readonly child: ChildProcess;
-  #nextId = 1;
-  readonly #pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
-  readonly #listeners: Array<(msg: any) => void> = [];
-  readonly ready: Promise<void>;
-
+/** A generator serving one instance, from its own source address. */
+class Gen extends LoadGenerator {
   constructor(
     readonly instance: number,
     readonly count: number,
     readonly localAddress: string,
   ) {
-    this.child = track(
-      spawn(process.execPath, ["--import", "tsx", "bench/loadgen.ts"], { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] }),
-    );
-    let markReady!: () => void;
-    this.ready = new Promise((r) => (markReady = r));
-    createInterface({ input: this.child.stdout! }).on("line", (line) => {
-      let msg: any;
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        return;
-      }
-      if (msg.ev === "ready") return markReady();
-      if (msg.id !== undefined) {
-        const p = this.#pending.get(msg.id);
-        this.#pending.delete(msg.id);
-        if (msg.ok) p?.resolve(msg);
-        else p?.reject(new Error(`loadgen: ${msg.error}`));
-      } else for (const l of this.#listeners.splice(0)) l(msg);
-    });
-    this.child.on("exit", (code) => {
-      for (const p of this.#pending.values()) p.reject(new Error(`loadgen exited (${code})`));
-      this.#pending.clear();
-    });
-  }
-
-  call(cmd: string, args: unknown = {}, timeoutMs = 120_000): Promise<any> {
-    const id = this.#nextId++;
-    const p = new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
-    this.child.stdin!.write(JSON.stringify({ id, cmd, args }) + "\n");
-    return withTimeout(p, timeoutMs, `loadgen ${cmd}`);
-  }
-
-  nextNotice(): Promise<any> {
-    return new Promise((r) => this.#listeners.push(r));
+    super(track);
   }
 }
 

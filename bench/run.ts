@@ -50,6 +50,7 @@ import {
   sleep,
   type PubRequest,
 } from "./lib.ts";
+import { LoadGenerator, withTimeout } from "./generator.ts";
 
 const HOST = "127.0.0.1";
 const SECRET_HEX = "3f1e0d2c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -109,76 +110,12 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 
 const log = (...parts: unknown[]) => process.stderr.write(parts.join(" ") + "\n");
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timeout after ${ms} ms: ${what}`)), ms);
-    p.then(
-      (v) => (clearTimeout(t), resolve(v)),
-      (e) => (clearTimeout(t), reject(e)),
-    );
-  });
-}
 
 // ---- load generators -----------------------------------------------------------------
 
-class Gen {
-  readonly child: ChildProcess;
-  #nextId = 1;
-  readonly #pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
-  readonly #listeners: Array<(msg: any) => void> = [];
-  readonly ready: Promise<void>;
 
-  constructor() {
-    this.child = track(
-      spawn(process.execPath, ["--import", "tsx", "bench/loadgen.ts"], { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] }),
-    );
-    let markReady!: () => void;
-    this.ready = new Promise((r) => (markReady = r));
-    createInterface({ input: this.child.stdout! }).on("line", (line) => {
-      let msg: any;
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        return;
-      }
-      if (msg.ev === "ready") return markReady();
-      if (msg.id !== undefined) {
-        const p = this.#pending.get(msg.id);
-        this.#pending.delete(msg.id);
-        if (msg.ok) p?.resolve(msg);
-        else p?.reject(new Error(`loadgen: ${msg.error}`));
-      } else for (const l of this.#listeners.splice(0)) l(msg);
-    });
-    this.child.on("exit", (code) => {
-      for (const p of this.#pending.values()) p.reject(new Error(`loadgen exited (${code})`));
-      this.#pending.clear();
-    });
-  }
-
-  call(cmd: string, args: unknown = {}, timeoutMs = 120_000): Promise<any> {
-    const id = this.#nextId++;
-    const p = new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
-    this.child.stdin!.write(JSON.stringify({ id, cmd, args }) + "\n");
-    return withTimeout(p, timeoutMs, `loadgen ${cmd}`);
-  }
-
-  /** The next unsolicited notice (e.g. "reached"). Register before triggering it. */
-  nextNotice(): Promise<any> {
-    return new Promise((r) => this.#listeners.push(r));
-  }
-
-  cpuMs(): Promise<number> {
-    return this.call("stats").then((m) => m.cpuMs as number);
-  }
-
-  close(): void {
-    this.child.stdin!.end();
-    setTimeout(() => this.child.kill("SIGKILL"), 2000).unref();
-  }
-}
-
-async function startGens(count: number): Promise<Gen[]> {
-  const gens = Array.from({ length: count }, () => new Gen());
+async function startGens(count: number): Promise<LoadGenerator[]> {
+  const gens = Array.from({ length: count }, () => new LoadGenerator(track));
   await withTimeout(Promise.all(gens.map((g) => g.ready)), 30_000, "load generators start");
   return gens;
 }
@@ -334,7 +271,7 @@ function splitCounts(n: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.floor(n / parts) + (i < n % parts ? 1 : 0));
 }
 
-async function openStreams(t: Target, gens: Gen[], n: number, topics: (i: number) => string | undefined, shared?: string) {
+async function openStreams(t: Target, gens: LoadGenerator[], n: number, topics: (i: number) => string | undefined, shared?: string) {
   const counts = splitCounts(n, gens.length);
   let offset = 0;
   const cpu0 = procCpuMs(t.pid);
@@ -368,14 +305,14 @@ async function openStreams(t: Target, gens: Gen[], n: number, topics: (i: number
 }
 
 /** Arms every generator's goal (+add frames per stream) and returns the promise of all "reached". */
-async function arm(gens: Gen[], add: number, times: boolean): Promise<{ all: Promise<any[]> }> {
+async function arm(gens: LoadGenerator[], add: number, times: boolean): Promise<{ all: Promise<any[]> }> {
   const notices = gens.map((g) => g.nextNotice());
   await Promise.all(gens.map((g) => g.call("expect", { add, times })));
   // (wrapped: an async function returning a promise would wait for it)
   return { all: Promise.all(notices) };
 }
 
-async function broadcast(t: Target, gens: Gen[], n: number, m: Metrics): Promise<void> {
+async function broadcast(t: Target, gens: LoadGenerator[], n: number, m: Metrics): Promise<void> {
   const client = new RawHttpClient(HOST, t.port, 1, 1);
   await client.ready();
   const lasts: number[] = [];
@@ -409,7 +346,7 @@ async function broadcast(t: Target, gens: Gen[], n: number, m: Metrics): Promise
 }
 
 /** One fan-out step: `rate` events/s into one topic for the step duration. */
-async function fanoutStep(t: Target, gens: Gen[], pub: Gen, n: number, rate: number) {
+async function fanoutStep(t: Target, gens: LoadGenerator[], pub: LoadGenerator, n: number, rate: number) {
   const events = Math.max(5, Math.round((rate * opts.fanoutStepMs) / 1000));
   const durationMs = (events / rate) * 1000;
   const reached = await arm(gens, events, false);
@@ -446,7 +383,7 @@ async function fanoutStep(t: Target, gens: Gen[], pub: Gen, n: number, rate: num
   };
 }
 
-async function fanout(t: Target, gens: Gen[], pub: Gen, n: number, m: Metrics, steps: unknown[]): Promise<void> {
+async function fanout(t: Target, gens: LoadGenerator[], pub: LoadGenerator, n: number, m: Metrics, steps: unknown[]): Promise<void> {
   // Offered deliveries/s: 12.5k, 17.7k, 25k, 35k, 50k, 71k, 100k, ... (x sqrt 2) until a step fails.
   let best: Awaited<ReturnType<typeof fanoutStep>> | undefined;
   for (let k = 0; k < 16; k++) {
@@ -464,7 +401,7 @@ async function fanout(t: Target, gens: Gen[], pub: Gen, n: number, m: Metrics, s
   m["fanout.genCpuUsPerDelivery"] = best?.genCpuUsPerDelivery ?? NaN;
 }
 
-async function manyTopics(t: Target, gens: Gen[], pub: Gen, n: number, m: Metrics): Promise<void> {
+async function manyTopics(t: Target, gens: LoadGenerator[], pub: LoadGenerator, n: number, m: Metrics): Promise<void> {
   const topic = (i: number) => `u${i}`;
   const o = await openStreams(t, gens, n, topic);
   if (o.opened !== n) throw new Error(`topics: only ${o.opened}/${n} streams opened`);
@@ -497,7 +434,7 @@ async function manyTopics(t: Target, gens: Gen[], pub: Gen, n: number, m: Metric
   await Promise.all(gens.map((g) => g.call("closeAll")));
 }
 
-async function churn(t: Target, gens: Gen[], m: Metrics): Promise<void> {
+async function churn(t: Target, gens: LoadGenerator[], m: Metrics): Promise<void> {
   const run = async (cycles: number) => {
     const counts = splitCounts(cycles, gens.length);
     const rs = await Promise.all(
