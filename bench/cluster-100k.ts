@@ -16,13 +16,14 @@
  * killed when it ends, also on error or a signal.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encode } from "@msgpack/msgpack";
 import { createBranca } from "../src/token/branca.ts";
+import { killAll, track, trackDir } from "./cleanup.ts";
 import { LoadGenerator, withTimeout } from "./generator.ts";
 import { median, nowMs, procCpuMs, procRssKb, quantile, RawHttpClient, sleep } from "./lib.ts";
 
@@ -58,30 +59,6 @@ const stamp = () => `[${((nowMs() - t00) / 1000).toFixed(1)} s]`;
 
 // ---- process bookkeeping: everything started is killed on the way out -----------------
 
-const children = new Set<ChildProcess>();
-const tempDirs: string[] = [];
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  return child;
-}
-function killAll(): void {
-  for (const c of children) {
-    try {
-      c.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
-}
-process.on("exit", killAll);
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
 
 
 function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
@@ -120,7 +97,7 @@ function freePort(): Promise<number> {
 async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `sse-cluster100k-redis-${port}-`));
-  tempDirs.push(dir);
+  trackDir(dir);
   const args = ["--bind", HOST, "--port", String(port), "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", dir];
   const child = track(spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] }));
   let output = "";

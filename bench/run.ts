@@ -50,6 +50,7 @@ import {
   sleep,
   type PubRequest,
 } from "./lib.ts";
+import { killAll, track } from "./cleanup.ts";
 import { LoadGenerator, withTimeout } from "./generator.ts";
 
 const HOST = "127.0.0.1";
@@ -85,28 +86,6 @@ for (const n of opts.ns) if (!(n > 0 && n <= 18_000)) throw new Error(`--n ${n}:
 
 // ---- process bookkeeping: everything started is killed on the way out -----------------
 
-const children = new Set<ChildProcess>();
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  return child;
-}
-function killAll(): void {
-  for (const c of children) {
-    try {
-      c.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-}
-process.on("exit", killAll);
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
 
 const log = (...parts: unknown[]) => process.stderr.write(parts.join(" ") + "\n");
 
