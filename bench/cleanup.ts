@@ -21,6 +21,16 @@ export function trackDir(dir: string): string {
   return dir;
 }
 
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the child has exited. */
+export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    child.once("exit", () => (clearTimeout(kill), resolve()));
+    child.kill("SIGTERM");
+  });
+}
+
 export function killAll(): void {
   for (const child of children) {
     try {

@@ -17,15 +17,14 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encode } from "@msgpack/msgpack";
 import { createBranca } from "../src/token/branca.ts";
-import { killAll, track, trackDir } from "./cleanup.ts";
+import { killAll, stopChild, track, trackDir } from "./cleanup.ts";
 import { LoadGenerator, withTimeout } from "./generator.ts";
-import { median, nowMs, procCpuMs, procRssKb, quantile, RawHttpClient, sleep } from "./lib.ts";
+import { freePort, median, nowMs, procCpuMs, procRssKb, quantile, RawHttpClient, sleep } from "./lib.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUN = `${ROOT}node_modules/.bin/bun`;
@@ -57,18 +56,6 @@ const log = (...parts: unknown[]) => process.stderr.write(parts.join(" ") + "\n"
 const t00 = nowMs();
 const stamp = () => `[${((nowMs() - t00) / 1000).toFixed(1)} s]`;
 
-// ---- process bookkeeping: everything started is killed on the way out -----------------
-
-
-
-function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill("SIGKILL"), graceMs);
-    child.once("exit", () => (clearTimeout(kill), resolve()));
-    child.kill("SIGTERM");
-  });
-}
 
 /** The soft open-file limit of a running process, from /proc/<pid>/limits. */
 function openFileLimit(pid: number): number {
@@ -81,21 +68,11 @@ function requireFiles(pid: number, need: number, what: string): number {
   return limit;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, HOST, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // ---- redis ---------------------------------------------------------------------------
 
 async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
+  const port = await freePort(HOST);
   const dir = mkdtempSync(join(tmpdir(), `sse-cluster100k-redis-${port}-`));
   trackDir(dir);
   const args = ["--bind", HOST, "--port", String(port), "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", dir];
@@ -129,7 +106,7 @@ interface Instance {
 }
 
 async function startInstance(redisUrl: string): Promise<Instance> {
-  const port = await freePort();
+  const port = await freePort(HOST);
   const child = track(
     spawn(BUN, ["src/entry/bun.ts"], {
       cwd: ROOT,

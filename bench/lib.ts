@@ -187,3 +187,15 @@ export class RawHttpClient {
     for (const c of this.#conns) c.close();
   }
 }
+
+/** A port nobody listens on right now, on `host`. */
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -30,8 +30,7 @@
  * The driver installs nothing: if nginx or the Nchan module is missing it says how to
  * install them and skips Nchan. Everything it starts is killed when it ends, also on error.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,6 +39,7 @@ import { encode } from "@msgpack/msgpack";
 import { createBranca } from "../src/token/branca.ts";
 import { ROOT, SERVER_COMMANDS, type Runtime } from "../test/helpers/runtimes.ts";
 import {
+  freePort,
   median,
   nowMs,
   procChildren,
@@ -50,7 +50,7 @@ import {
   sleep,
   type PubRequest,
 } from "./lib.ts";
-import { killAll, track } from "./cleanup.ts";
+import { killAll, stopChild, track } from "./cleanup.ts";
 import { LoadGenerator, withTimeout } from "./generator.ts";
 
 const HOST = "127.0.0.1";
@@ -110,25 +110,6 @@ interface Target {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, HOST, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill("SIGKILL"), graceMs);
-    child.once("exit", () => (clearTimeout(kill), resolve()));
-    child.kill("SIGTERM");
-  });
-}
 
 /** With --profile DIR, Bun and Node servers write a CPU profile there when they stop. */
 const PROFILE_FLAGS: Record<Runtime, (dir: string) => string[]> = {
@@ -190,7 +171,7 @@ async function startNchan(): Promise<Target> {
   const nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => existsSync(p))!;
   const prefix = mkdtempSync(join(tmpdir(), "sse-bench-nchan-"));
   mkdirSync(join(prefix, "body"));
-  const port = await freePort();
+  const port = await freePort(HOST);
   const conf = readFileSync(join(ROOT, "bench/nchan.conf"), "utf8")
     .replaceAll("@PREFIX@", prefix)
     .replaceAll("@PORT@", String(port))
