@@ -4,13 +4,13 @@
  * with one short line; nothing a client sends can produce a 500.
  */
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { Config } from "./config.ts";
 import type { Hub, Subscriber } from "./hub.ts";
 import { redactUrl, type Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
+import { BodyTooLarge, BodyUnreadable, readBodyText } from "./read-body.ts";
 import { startFromShared, startStream, type StreamStart } from "./resume.ts";
 import { StartingSubscriber } from "./starting.ts";
 import { SubscriberStream, type EndReason } from "./stream.ts";
@@ -154,22 +154,16 @@ export function createApp(deps: AppDeps): Hono {
     return new Response(stream.body, { headers: STREAM_HEADERS });
   }
 
-  app.post(
-    "/submit",
-    bodyLimit({
-      maxSize: config.maxBodyBytes,
-      onError: (c) => reject(c, 413, `body is larger than ${config.maxBodyBytes} bytes`),
-    }),
-    async (c) => {
-      const started = performance.now();
-      const { events } = parseSubmit(openToken((await c.req.text()).trim()), config);
-      await transport.publish(events);
-      metrics.submissions.inc();
-      metrics.eventsSubmitted.inc(events.length);
-      metrics.submitSeconds.observe((performance.now() - started) / 1000);
-      return c.text("OK");
-    },
-  );
+  app.post("/submit", async (c) => {
+    const started = performance.now();
+    const body = await readBodyText(c.req.raw, config.maxBodyBytes);
+    const { events } = parseSubmit(openToken(body.trim()), config);
+    await transport.publish(events);
+    metrics.submissions.inc();
+    metrics.eventsSubmitted.inc(events.length);
+    metrics.submitSeconds.observe((performance.now() - started) / 1000);
+    return c.text("OK");
+  });
 
   app.notFound((c) => c.text("not found", 404));
 
@@ -178,7 +172,8 @@ export function createApp(deps: AppDeps): Hono {
       metrics.rejectToken(error.reason);
       return reject(c, 401, `invalid token: ${error.message}`);
     }
-    if (error instanceof PayloadError) return reject(c, 400, error.message);
+    if (error instanceof PayloadError || error instanceof BodyUnreadable) return reject(c, 400, error.message);
+    if (error instanceof BodyTooLarge) return reject(c, 413, error.message);
     if (error instanceof TransportUnavailable) {
       c.header("Retry-After", "2");
       return reject(c, 503, error.message);
