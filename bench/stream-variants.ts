@@ -10,12 +10,12 @@
  *   pull       ReadableStream, opening frame enqueued on the first pull (queue empty after)
  *   bytes      ReadableStream of type "bytes", opening frame enqueued in start
  *   direct     Bun only: a `type: "direct"` stream writing the opening frame
- *   app        the real app (createSseServer) answering `GET /events?token=…`
+ *   app        the real server (createSseServer and the runtime's listen adapter)
  */
 import { serve } from "@hono/node-server";
 import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
-import { createSseServer, type FetchHandler } from "../src/server.ts";
+import { createSseServer, type FetchHandler, type Listen } from "../src/server.ts";
 import { OPEN_FRAME } from "../src/sse.ts";
 
 const variant = process.env.VARIANT ?? "start";
@@ -62,23 +62,34 @@ function body(): BodyInit {
   }
 }
 
-let fetch: FetchHandler = () => new Response(body(), { headers: HEADERS });
-if (variant === "app") {
-  const server = await createSseServer(
-    loadConfig({ SSE_SECRET: process.env.SSE_SECRET ?? "", LOG_LEVEL: "silent", SSE_HEARTBEAT: "3600" }),
-    createLogger("silent", () => {}),
-  );
-  fetch = server.fetch;
-}
-
 const announce = (port: number) => console.log(JSON.stringify({ port }));
 const host = "127.0.0.1";
-if (typeof Bun !== "undefined") {
-  announce(Bun.serve({ port: 0, hostname: host, fetch, idleTimeout: 0 }).port!);
-} else if ("Deno" in globalThis) {
-  const deno = (globalThis as unknown as { Deno: { serve(o: object, f: FetchHandler): unknown } }).Deno;
-  deno.serve({ port: 0, hostname: host, onListen: ({ port }: { port: number }) => announce(port) }, fetch);
+const isBun = typeof Bun !== "undefined";
+const isDeno = "Deno" in globalThis;
+
+if (variant === "app") {
+  // The real server, served the way each runtime's entry point serves it.
+  const config = loadConfig({
+    SSE_SECRET: process.env.SSE_SECRET ?? "", LOG_LEVEL: "silent", SSE_HEARTBEAT: "3600", HOST: host, PORT: "0",
+  });
+  const logger = createLogger("silent", () => {});
+  const server = await createSseServer(config, logger);
+  const { listen } = isBun
+    ? { listen: (await import("../src/listen/bun.ts")).listenWithBun }
+    : isDeno
+      ? // A computed path: tsc (Bun's types) leaves the Deno-only module to `deno check`.
+        { listen: (await import(`../src/listen/${"deno"}.ts`)).listenWithDeno as Listen }
+      : { listen: (await import("../src/listen/node.ts")).listenWithNode };
+  announce((await listen(server.fetch, config, logger)).port);
 } else {
-  const server = serve({ fetch, port: 0, hostname: host }, (info) => announce(info.port));
-  Object.assign(server, { requestTimeout: 0, timeout: 0 });
+  const fetch: FetchHandler = () => new Response(body(), { headers: HEADERS });
+  if (isBun) {
+    announce(Bun.serve({ port: 0, hostname: host, fetch, idleTimeout: 0 }).port!);
+  } else if (isDeno) {
+    const deno = (globalThis as unknown as { Deno: { serve(o: object, f: FetchHandler): unknown } }).Deno;
+    deno.serve({ port: 0, hostname: host, onListen: ({ port }: { port: number }) => announce(port) }, fetch);
+  } else {
+    const server = serve({ fetch, port: 0, hostname: host }, (info) => announce(info.port));
+    Object.assign(server, { requestTimeout: 0, timeout: 0 });
+  }
 }

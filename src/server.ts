@@ -23,7 +23,7 @@ export interface Listener {
   close(): Promise<void> | void;
 }
 
-export type Listen = (fetch: FetchHandler, config: Config) => Promise<Listener> | Listener;
+export type Listen = (fetch: FetchHandler, config: Config, logger: Logger) => Promise<Listener> | Listener;
 
 export interface SseServer {
   readonly config: Config;
@@ -118,6 +118,6 @@ export async function run(env: Env, listen: Listen): Promise<void> {
   // Before listening, so that a signal arriving right after start-up is never missed.
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
-  listener = await listen(server.fetch, config);
+  listener = await listen(server.fetch, config, logger);
   logger.info("listening", { port: listener.port, config: describeConfig(config) });
 }

@@ -1,0 +1,106 @@
+/**
+ * A request body as a ReadableStream, read from the connection only as the app pulls it
+ * (so the app's own body limit answers 413 before an oversized body is taken in), with
+ * Content-Length or chunked framing (RFC 9112 §6–7).
+ */
+import type { BodyFraming } from "./head.ts";
+import type { ByteReader } from "./reader.ts";
+
+const READ_SIZE = 16 * 1024;
+/** A chunk-size line or trailer line longer than this is not an honest one. */
+const MAX_LINE = 4096;
+/** All trailer lines together. */
+const MAX_TRAILERS = 16 * 1024;
+
+export class RequestBody {
+  /** True once the body has been read to its end (or there was none). */
+  complete: boolean;
+  readonly stream: ReadableStream<Uint8Array> | null;
+
+  /** `beforeFirstRead` runs once, when the app first asks for bytes (for `100 Continue`). */
+  constructor(
+    private readonly reader: ByteReader,
+    framing: BodyFraming,
+    beforeFirstRead: () => Promise<void>,
+  ) {
+    this.complete = framing.kind === "none";
+    if (framing.kind === "none") {
+      this.stream = null;
+      return;
+    }
+    let started = false;
+    const source = framing.kind === "length" ? this.#lengthChunks(framing.length) : this.#chunkedChunks();
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+      pull: async (controller) => {
+        if (!started) await beforeFirstRead();
+        started = true;
+        const next = await source.next();
+        if (next.done) {
+          this.complete = true;
+          controller.close();
+        } else controller.enqueue(next.value);
+      },
+      cancel: () => void source.return(undefined),
+      },
+      // Nothing is read ahead of the app: it may refuse the body unread (413, 401).
+      { highWaterMark: 0 },
+    );
+  }
+
+  async *#lengthChunks(length: number): AsyncGenerator<Uint8Array> {
+    let left = length;
+    while (left > 0) {
+      if (this.reader.buffered.length === 0) await this.#more();
+      const chunk = this.reader.take(Math.min(left, this.reader.buffered.length));
+      left -= chunk.length;
+      yield chunk.slice();
+    }
+  }
+
+  async *#chunkedChunks(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const size = parseChunkSize(await this.#line());
+      if (size === 0) break;
+      let left = size;
+      while (left > 0) {
+        if (this.reader.buffered.length === 0) await this.#more();
+        const chunk = this.reader.take(Math.min(left, this.reader.buffered.length));
+        left -= chunk.length;
+        yield chunk.slice();
+      }
+      if ((await this.#line()) !== "") throw new Error("chunk data not followed by CRLF");
+    }
+    // Trailer fields are read past, not used (RFC 9112 §7.1.2).
+    let trailerBytes = 0;
+    for (let line = await this.#line(); line !== ""; line = await this.#line()) {
+      trailerBytes += line.length;
+      if (trailerBytes > MAX_TRAILERS) throw new Error("trailer section too large");
+    }
+  }
+
+  /** One line without its line ending. */
+  async #line(): Promise<string> {
+    for (;;) {
+      const end = this.reader.buffered.indexOf(10);
+      if (end >= 0) {
+        const bytes = this.reader.take(end + 1);
+        const length = end > 0 && bytes[end - 1] === 13 ? end - 1 : end;
+        return String.fromCharCode(...bytes.subarray(0, length));
+      }
+      if (this.reader.buffered.length > MAX_LINE) throw new Error("chunk line too long");
+      await this.#more();
+    }
+  }
+
+  async #more(): Promise<void> {
+    if (!(await this.reader.more(READ_SIZE))) throw new Error("connection closed before the request body ended");
+  }
+}
+
+function parseChunkSize(line: string): number {
+  // Chunk extensions (after ";") are allowed and ignored.
+  const hex = line.split(";", 1)[0]!.trim();
+  if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw new Error("invalid chunk size");
+  return parseInt(hex, 16);
+}

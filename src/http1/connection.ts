@@ -1,0 +1,216 @@
+/**
+ * One HTTP/1.1 connection: read a request head, hand the app a Web `Request`, write its
+ * `Response` back, and again while the connection is kept alive. During a long response
+ * (an event stream) one small read stays pending, so a client's close ends the response
+ * body at once instead of at the next failed write.
+ */
+import { RequestBody } from "./body.ts";
+import { findHeadEnd, HttpError, parseRequestHead, type RequestHead } from "./head.ts";
+import { ByteReader, writeAll, type ByteConn } from "./reader.ts";
+import { encodeChunk, encodeErrorResponse, encodeHead, LAST_CHUNK, planResponse, type ResponsePlan } from "./response.ts";
+
+export type Fetch = (request: Request) => Response | Promise<Response>;
+
+export interface ConnectionOptions {
+  /** The largest request head accepted (431 above it). */
+  readonly maxHeadBytes: number;
+  /** How long a connection may take to send a whole request head, idle time included. */
+  readonly headTimeoutMs: number;
+  /** Called when the app throws instead of answering (a bug: it is logged by the caller). */
+  readonly onAppError: (error: unknown) => void;
+}
+
+/**
+ * Reads for a head start small and grow with what has arrived: an idle keep-alive
+ * connection holds its pending read's buffer for as long as it waits.
+ */
+const HEAD_READ_MIN = 1024;
+const HEAD_READ_MAX = 16 * 1024;
+/** While a response streams, this is all a pending read holds per connection. */
+const WATCH_READ_SIZE = 64;
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+
+export class Connection {
+  readonly #reader: ByteReader;
+  #closed = false;
+  #idle = true;
+  #closeWhenIdle = false;
+  /** When the head being waited for is overdue (ms since epoch), or 0 when not waiting. */
+  headDeadline = 0;
+
+  constructor(
+    private readonly conn: ByteConn,
+    private readonly fetch: Fetch,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.#reader = new ByteReader(conn);
+  }
+
+  /** Serves requests until either side closes. Never rejects. */
+  async serve(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        const head = await this.#readHead();
+        if (head === null) break;
+        this.#idle = false;
+        const keepGoing = await this.#respond(head);
+        this.#idle = true;
+        if (!keepGoing || this.#closeWhenIdle) break;
+      }
+    } catch (error) {
+      if (error instanceof HttpError) await this.#writeQuietly(encodeErrorResponse(error.status, error.message));
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes now if no request is in progress, else after the current response. */
+  closeWhenIdle(): void {
+    this.#closeWhenIdle = true;
+    if (this.#idle) this.close();
+  }
+
+  /** Closes the connection if its request head is overdue (slow or idle client). */
+  closeIfOverdue(now: number): void {
+    if (this.headDeadline !== 0 && now > this.headDeadline) this.close();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // already closed by the peer
+    }
+  }
+
+  /** The next request head, or null when the connection ends (or times out) between requests. */
+  async #readHead(): Promise<RequestHead | null> {
+    // Enforced by the server's one sweep (closeIfOverdue), not a timer per connection.
+    this.headDeadline = Date.now() + this.options.headTimeoutMs;
+    try {
+      let searched = 0;
+      for (;;) {
+        const buffered = this.#reader.buffered;
+        const end = findHeadEnd(buffered, searched);
+        if (end >= 0) {
+          if (end > this.options.maxHeadBytes) throw new HttpError(431, "request head too large");
+          return parseRequestHead(this.#reader.take(end));
+        }
+        if (buffered.length > this.options.maxHeadBytes) throw new HttpError(431, "request head too large");
+        searched = Math.max(0, buffered.length - 2);
+        if (!(await this.#reader.more(Math.min(HEAD_READ_MAX, Math.max(HEAD_READ_MIN, buffered.length)))) || this.#closed) {
+          if (this.#reader.buffered.length > 0 && !this.#closed) throw new HttpError(400, "incomplete request head");
+          return null;
+        }
+      }
+    } finally {
+      this.headDeadline = 0;
+    }
+  }
+
+  /** Answers one request; true if the connection may carry another. */
+  async #respond(head: RequestHead): Promise<boolean> {
+    const body = new RequestBody(this.#reader, head.body, () =>
+      head.expectContinue ? writeAll(this.conn, CONTINUE) : Promise.resolve(),
+    );
+    const response = await this.#callApp(toRequest(head, body));
+    // An unread request body would be taken for the next request: close instead.
+    const plan = planResponse(response, head.method, head.http11, head.keepAlive && body.complete);
+    const completed = await this.#writeResponse(response, plan);
+    return completed && !plan.close && body.complete;
+  }
+
+  async #callApp(request: Request): Promise<Response> {
+    try {
+      return await this.fetch(request);
+    } catch (error) {
+      this.options.onAppError(error);
+      return new Response("internal error\n", { status: 500, headers: { "content-type": "text/plain; charset=UTF-8" } });
+    }
+  }
+
+  /** Writes head and body; false if the body could not be sent whole. */
+  async #writeResponse(response: Response, plan: ResponsePlan): Promise<boolean> {
+    const head = encodeHead(response, plan);
+    if (plan.framing === "none" || response.body === null) {
+      void response.body?.cancel().catch(() => {});
+      return this.#writeQuietly(head);
+    }
+    if (!(await this.#writeQuietly(head))) {
+      void response.body.cancel().catch(() => {});
+      return false;
+    }
+    return this.#writeBody(response.body.getReader(), plan);
+  }
+
+  async #writeBody(reader: ReadableStreamDefaultReader<Uint8Array>, plan: ResponsePlan): Promise<boolean> {
+    const stopWatching = this.#watchForClose(() => void reader.cancel().catch(() => {}));
+    try {
+      for (;;) {
+        let next: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          next = await reader.read();
+        } catch {
+          return false; // the body failed (e.g. a subscriber too slow): end without a clean end
+        }
+        if (next.done) return plan.framing === "chunked" ? this.#writeQuietly(LAST_CHUNK) : true;
+        const bytes = plan.framing === "chunked" ? encodeChunk(next.value) : next.value;
+        if (next.value.length > 0 && !(await this.#writeQuietly(bytes))) {
+          void reader.cancel().catch(() => {});
+          return false;
+        }
+      }
+    } finally {
+      stopWatching();
+    }
+  }
+
+  /**
+   * Keeps one small read pending while a response body is written, calling `onClose` if
+   * the client goes away. Bytes that arrive meanwhile (a pipelined request) stay buffered
+   * for the next head, up to the head limit.
+   */
+  #watchForClose(onClose: () => void): () => void {
+    let watching = true;
+    const watch = async (): Promise<void> => {
+      while (watching && this.#reader.buffered.length <= this.options.maxHeadBytes) {
+        if (!(await this.#reader.more(WATCH_READ_SIZE))) {
+          if (watching) onClose();
+          return;
+        }
+      }
+    };
+    void watch();
+    return () => {
+      watching = false;
+    };
+  }
+
+  async #writeQuietly(bytes: Uint8Array): Promise<boolean> {
+    if (this.#closed) return false;
+    try {
+      await writeAll(this.conn, bytes);
+      return true;
+    } catch {
+      this.close();
+      return false;
+    }
+  }
+}
+
+function toRequest(head: RequestHead, body: RequestBody): Request {
+  const init: RequestInit & { duplex?: "half" } = { method: head.method, headers: head.headers };
+  // A GET or HEAD cannot carry a body in a Request; it is left unread (and the connection closed).
+  if (body.stream && head.method !== "GET" && head.method !== "HEAD") {
+    init.body = body.stream;
+    init.duplex = "half";
+  }
+  try {
+    return new Request(head.url, init);
+  } catch {
+    // e.g. a method the Fetch standard forbids (CONNECT, TRACE)
+    throw new HttpError(501, `unsupported request: ${head.method}`);
+  }
+}

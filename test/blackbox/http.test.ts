@@ -1,0 +1,93 @@
+/**
+ * HTTP/1.1 as clients and proxies speak it, over raw sockets, on every runtime (on Deno
+ * this is sse-server's own HTTP/1.1 server, src/http1): keep-alive, pipelining, chunked
+ * request bodies, `Expect: 100-continue`, and garbage that must not hurt the server.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connectRaw, statusCodes } from "../helpers/raw-http.ts";
+import { eventsUrl, expectHealthy, RUNTIMES, startServer, type RunningServer } from "../helpers/server.ts";
+import { openStream } from "../helpers/sse.ts";
+import { submitToken, subscribeToken } from "../helpers/tokens.ts";
+
+const count = (text: string, part: string) => text.split(part).length - 1;
+
+for (const runtime of RUNTIMES) {
+  describe(`${runtime}: HTTP/1.1`, () => {
+    let server: RunningServer;
+    beforeAll(async () => void (server = await startServer(runtime, { env: { SSE_HEARTBEAT: "3600" } })));
+    afterAll(() => server.stop());
+
+    test("keep-alive: requests one after another on one connection", async () => {
+      const socket = await connectRaw(server.port);
+      for (let i = 1; i <= 3; i++) {
+        socket.send(`GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+        await socket.until((r) => count(r, "pong") === i);
+      }
+      socket.close();
+    });
+
+    test("pipelined requests, one with a chunked body, are answered in order", async () => {
+      const stream = await openStream(eventsUrl(server, subscribeToken(["pipe"])));
+      const token = submitToken([{ topic: "pipe", event: "e", data: "piped" }]);
+      const half = Math.floor(token.length / 2);
+      const chunked = `${half.toString(16)}\r\n${token.slice(0, half)}\r\n${(token.length - half).toString(16)}\r\n${token.slice(half)}\r\n0\r\n\r\n`;
+      const socket = await connectRaw(server.port);
+      socket.send(
+        "GET /ping HTTP/1.1\r\nHost: a\r\n\r\n" +
+          `POST /submit HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}` +
+          "GET /health/live HTTP/1.1\r\nHost: a\r\n\r\n",
+      );
+      const received = await socket.until((r) => statusCodes(r).length === 3 && r.endsWith(r.includes("chunked") ? "0\r\n\r\n" : "live"));
+      expect(statusCodes(received)).toEqual([200, 200, 200]);
+      expect(received.indexOf("pong")).toBeLessThan(received.lastIndexOf("live"));
+      expect((await stream.next(1))[0]!.data).toBe("piped");
+      stream.close();
+      socket.close();
+    });
+
+    test("Expect: 100-continue: the body is sent after `100 Continue` and delivered", async () => {
+      const stream = await openStream(eventsUrl(server, subscribeToken(["cont"])));
+      const token = submitToken([{ topic: "cont", event: "e", data: "continued" }]);
+      const socket = await connectRaw(server.port);
+      socket.send(`POST /submit HTTP/1.1\r\nHost: a\r\nContent-Length: ${token.length}\r\nExpect: 100-continue\r\n\r\n`);
+      await socket.until((r) => statusCodes(r).includes(100));
+      socket.send(token);
+      const received = await socket.until((r) => statusCodes(r).length === 2);
+      expect(statusCodes(received)).toEqual([100, 200]);
+      expect((await stream.next(1))[0]!.data).toBe("continued");
+      stream.close();
+      socket.close();
+    });
+
+    test("a stream's response is chunked, so a proxy can keep the connection", async () => {
+      const socket = await connectRaw(server.port);
+      socket.send(`GET /events?token=${subscribeToken(["chunk"])} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      const received = await socket.until((r) => r.includes(": ok"));
+      expect(received.toLowerCase()).toContain("transfer-encoding: chunked\r\n");
+      expect(received.toLowerCase()).toContain("content-type: text/event-stream");
+      socket.close();
+    });
+
+    test("garbage, oversized and truncated requests get a 4xx (or 505) or a close, and the server goes on", async () => {
+      for (const garbage of [
+        "HELLO\r\n\r\n",
+        "GET / HTTP/9.9\r\nHost: a\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nhello",
+        `GET /${"x".repeat(100_000)} HTTP/1.1\r\nHost: a\r\n\r\n`,
+        "POST /submit HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "\u0000\u0001\u0002\r\n\r\n",
+      ]) {
+        const socket = await connectRaw(server.port);
+        socket.send(garbage);
+        // Either an error status, or the connection is closed without one.
+        await Promise.race([socket.until((r) => statusCodes(r).length > 0, 5000).catch(() => ""), socket.closed]);
+        const codes = statusCodes(await socket.until(() => true));
+        // 505 (HTTP Version Not Supported) is a fair answer to HTTP/9.9 too.
+        const answer = (code: number) => ((code >= 400 && code < 500) || code === 505 ? "4xx" : String(code));
+        expect([garbage.slice(0, 16), codes.map(answer)]).toEqual([garbage.slice(0, 16), codes.map(() => "4xx")]);
+        socket.close();
+      }
+      await expectHealthy(server);
+    });
+  });
+}

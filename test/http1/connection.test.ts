@@ -1,0 +1,332 @@
+import { describe, expect, test } from "bun:test";
+import { Connection, type ConnectionOptions, type Fetch } from "../../src/http1/connection.ts";
+import { encodeChunk } from "../../src/http1/response.ts";
+import { DEFAULT_HTTP1_LIMITS, Http1Server } from "../../src/http1/server.ts";
+import type { ByteConn } from "../../src/http1/reader.ts";
+import { FakeConn, statusLines } from "../helpers/byte-conn.ts";
+
+const encoder = new TextEncoder();
+const options: ConnectionOptions = { ...DEFAULT_HTTP1_LIMITS, onAppError: () => {} };
+
+/** An app that answers `<method> <path> <body>` as text, reading any body. */
+const echo: Fetch = async (request) => {
+  const body = request.body ? await request.text() : "";
+  return new Response(`${request.method} ${new URL(request.url).pathname} ${body}`);
+};
+
+function serve(fetch: Fetch, overrides: Partial<typeof options> = {}) {
+  const conn = new FakeConn();
+  const served = new Connection(conn, fetch, { ...options, ...overrides }).serve();
+  return { conn, served };
+}
+
+/** A body the test feeds frame by frame, and whether the server cancelled it. */
+function controlledStream() {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const state = { cancelled: false };
+  const body = new ReadableStream<Uint8Array>(
+    { start: (c) => void (controller = c), cancel: () => void (state.cancelled = true) },
+    { highWaterMark: 0 },
+  );
+  return { body, push: (text: string) => controller.enqueue(encoder.encode(text)), controller, state };
+}
+
+describe("HTTP/1.1 connection", () => {
+  test("keep-alive: two requests in turn on one connection, chunked answers", async () => {
+    const { conn } = serve(echo);
+    conn.send("GET /one HTTP/1.1\r\nHost: a\r\n\r\n");
+    await conn.waitFor((out) => out.includes("0\r\n\r\n"));
+    conn.send("GET /two HTTP/1.1\r\nHost: a\r\n\r\n");
+    const out = await conn.waitFor((o) => o.split("0\r\n\r\n").length === 3);
+    expect(statusLines(out)).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+    expect(out).toContain("transfer-encoding: chunked\r\n");
+    expect(out).toContain("\r\n9\r\nGET /one \r\n0\r\n\r\n");
+    expect(out).toContain("\r\n9\r\nGET /two \r\n0\r\n\r\n");
+    expect(out).toMatch(/\r\ndate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n/);
+    expect(conn.closed).toBe(false);
+  });
+
+  test("pipelined requests in one packet are answered in order", async () => {
+    const { conn } = serve(echo);
+    conn.send("GET /a HTTP/1.1\r\nHost: a\r\n\r\nPOST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyzGET /c HTTP/1.1\r\nHost: a\r\n\r\n");
+    const out = await conn.waitFor((o) => o.includes("GET /c"));
+    expect(out.indexOf("GET /a ")).toBeLessThan(out.indexOf("POST /b xyz"));
+    expect(out.indexOf("POST /b xyz")).toBeLessThan(out.indexOf("GET /c "));
+  });
+
+  test("a Content-Length body split over many reads arrives whole", async () => {
+    const { conn } = serve(echo);
+    conn.send("POST /s HTTP/1.1\r\nHost: a\r\nContent-Len");
+    conn.send("gth: 10\r\n\r\n01234");
+    await Bun.sleep(5);
+    conn.send("56789");
+    expect(await conn.waitFor((o) => o.includes("0123456789"))).toContain("POST /s 0123456789");
+  });
+
+  test("a chunked body with extensions and trailers is decoded, then the next request is read", async () => {
+    const { conn } = serve(echo);
+    conn.send("POST /s HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n");
+    conn.send("6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+    const out = await conn.waitFor((o) => o.includes("GET /next"));
+    expect(out).toContain("POST /s hello world");
+  });
+
+  test("a malformed chunked body fails the app's read and closes the connection", async () => {
+    let failed = false;
+    const { conn, served } = serve(async (request) => {
+      try {
+        await request.text();
+      } catch {
+        failed = true;
+      }
+      return new Response("read failed", { status: 400 });
+    });
+    conn.send("POST /s HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n");
+    await served;
+    expect(failed).toBe(true);
+    expect(conn.output).toStartWith("HTTP/1.1 400 Bad Request\r\n");
+    expect(conn.closed).toBe(true);
+  });
+
+  test("Expect: 100-continue gets `100 Continue` only when the app reads the body", async () => {
+    const { conn } = serve(echo);
+    conn.send("POST /s HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+    await conn.waitFor((o) => o.includes("100 Continue"));
+    conn.send("ok");
+    const out = await conn.waitFor((o) => o.includes("POST /s ok"));
+    expect(statusLines(out)).toEqual(["HTTP/1.1 100 Continue", "HTTP/1.1 200 OK"]);
+
+    const refused = serve(() => new Response("too large", { status: 413 }));
+    refused.conn.send("POST /s HTTP/1.1\r\nHost: a\r\nContent-Length: 99\r\nExpect: 100-continue\r\n\r\n");
+    await refused.served;
+    expect(statusLines(refused.conn.output)).toEqual(["HTTP/1.1 413 Content Too Large"]);
+  });
+
+  test("a request body the app left unread closes the connection after the answer", async () => {
+    const { conn, served } = serve(() => new Response("no", { status: 401 }));
+    conn.send("POST /s HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    await served;
+    expect(statusLines(conn.output)).toEqual(["HTTP/1.1 401 Unauthorized"]);
+    expect(conn.output).toContain("connection: close\r\n");
+  });
+
+  test("a streamed body goes out frame by frame; a frame shared by streams is framed once", async () => {
+    const stream = controlledStream();
+    const { conn } = serve(() => new Response(stream.body, { headers: { "content-type": "text/event-stream" } }));
+    conn.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
+    stream.push(": ok\n\n");
+    await conn.waitFor((o) => o.endsWith("6\r\n: ok\n\n\r\n"));
+    stream.push("data: 1\n\n");
+    await conn.waitFor((o) => o.endsWith("9\r\ndata: 1\n\n\r\n"));
+    stream.controller.close();
+    await conn.waitFor((o) => o.endsWith("0\r\n\r\n"));
+    const frame = encoder.encode("data: x\n\n");
+    expect(encodeChunk(frame)).toBe(encodeChunk(frame));
+  });
+
+  test("the client's close cancels a streaming body at once", async () => {
+    const stream = controlledStream();
+    const { conn, served } = serve(() => new Response(stream.body));
+    conn.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
+    stream.push(": ok\n\n");
+    await conn.waitFor((o) => o.includes(": ok"));
+    conn.end();
+    await served;
+    expect(stream.state.cancelled).toBe(true);
+    expect(conn.closed).toBe(true);
+  });
+
+  test("a failed write cancels the body and closes the connection", async () => {
+    const stream = controlledStream();
+    const { conn, served } = serve(() => new Response(stream.body));
+    conn.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
+    stream.push(": ok\n\n");
+    await conn.waitFor((o) => o.includes(": ok"));
+    conn.failWrites = true;
+    stream.push("data: lost\n\n");
+    await served;
+    expect(stream.state.cancelled).toBe(true);
+    expect(conn.closed).toBe(true);
+  });
+
+  test("a body that errors ends the connection without a last chunk", async () => {
+    const stream = controlledStream();
+    const { conn, served } = serve(() => new Response(stream.body));
+    conn.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
+    stream.push(": ok\n\n");
+    await conn.waitFor((o) => o.includes(": ok"));
+    stream.controller.error(new Error("subscriber too slow"));
+    await served;
+    expect(conn.output).not.toContain("0\r\n\r\n");
+    expect(conn.closed).toBe(true);
+  });
+
+  test("HEAD and 204 carry no body; the body is cancelled, the connection stays", async () => {
+    const stream = controlledStream();
+    const { conn } = serve((request) =>
+      request.method === "HEAD" ? new Response(stream.body, { headers: { "content-length": "4" } }) : new Response(null, { status: 204 }),
+    );
+    conn.send("HEAD /events HTTP/1.1\r\nHost: a\r\n\r\nDELETE /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    const out = await conn.waitFor((o) => o.includes("204 No Content"));
+    await Bun.sleep(5);
+    expect(stream.state.cancelled).toBe(true);
+    expect(out).toContain("content-length: 4\r\n");
+    expect(out.endsWith("\r\n\r\n")).toBe(true);
+    expect(out).not.toContain("transfer-encoding");
+    expect(conn.closed).toBe(false);
+  });
+
+  test("HTTP/1.0: no chunked coding, the body ends with the connection", async () => {
+    const { conn, served } = serve(echo);
+    conn.send("GET /old HTTP/1.0\r\n\r\n");
+    await served;
+    expect(conn.output).toStartWith("HTTP/1.1 200 OK\r\n");
+    expect(conn.output).toContain("connection: close\r\n");
+    expect(conn.output).not.toContain("transfer-encoding");
+    expect(conn.output.endsWith("\r\n\r\nGET /old ")).toBe(true);
+  });
+
+  test("a response with Content-Length is sent as is; one without a body gets length 0", async () => {
+    const { conn } = serve((request) =>
+      new URL(request.url).pathname === "/fixed"
+        ? new Response("four", { headers: { "content-length": "4" } })
+        : new Response(null, { status: 404 }),
+    );
+    conn.send("GET /fixed HTTP/1.1\r\nHost: a\r\n\r\nGET /none HTTP/1.1\r\nHost: a\r\n\r\n");
+    const out = await conn.waitFor((o) => o.includes("404 Not Found") && o.endsWith("\r\n\r\n"));
+    expect(out).toContain("content-length: 4\r\n\r\nfour");
+    expect(out).toContain("content-length: 0\r\n");
+  });
+
+  test("malformed heads get 400, oversized ones 431, forbidden methods 501; then the connection closes", async () => {
+    for (const [request, status] of [
+      ["GET / HTTP/1.1\r\n\r\n", "400 Bad Request"],
+      ["BREW /pot HTTP/1.1\r\nHost: a\r\nX: \u0001\r\n\r\n", "400 Bad Request"],
+      [`GET /${"a".repeat(2000)} HTTP/1.1\r\nHost: a\r\n\r\n`, "431 Request Header Fields Too Large"],
+      [`GET /${"a".repeat(2000)}`, "431 Request Header Fields Too Large"],
+      ["CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", "501 Not Implemented"],
+      ["TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", "501 Not Implemented"],
+    ] as const) {
+      const { conn, served } = serve(echo, { maxHeadBytes: 1024 });
+      conn.send(request);
+      await served;
+      expect([request.slice(0, 20), statusLines(conn.output)]).toEqual([request.slice(0, 20), [`HTTP/1.1 ${status}`]]);
+      expect(conn.closed).toBe(true);
+    }
+  });
+
+  test("an app that throws answers 500 and is reported", async () => {
+    const errors: unknown[] = [];
+    const { conn } = serve(
+      () => {
+        throw new Error("bug");
+      },
+      { onAppError: (error) => errors.push(error) },
+    );
+    conn.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    await conn.waitFor((o) => o.includes("internal error"));
+    expect(statusLines(conn.output)).toEqual(["HTTP/1.1 500 Internal Server Error"]);
+    expect(errors).toHaveLength(1);
+  });
+
+  test("a client that closes between requests ends the connection quietly", async () => {
+    const { conn, served } = serve(echo);
+    conn.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    await conn.waitFor((o) => o.includes("0\r\n\r\n"));
+    conn.end();
+    await served;
+    expect(statusLines(conn.output)).toHaveLength(1);
+  });
+});
+
+/** A listening socket that hands out the connections a test creates. */
+function fakeSource() {
+  const waiting: ((conn: ByteConn) => void)[] = [];
+  let closed = false;
+  return {
+    connect(): FakeConn {
+      const conn = new FakeConn();
+      waiting.shift()!(conn);
+      return conn;
+    },
+    accept: () => (closed ? Promise.reject(new Error("closed")) : new Promise<ByteConn>((resolve) => waiting.push(resolve))),
+    close: () => void (closed = true),
+  };
+}
+
+describe("HTTP/1.1 server", () => {
+  const start = (fetch: Fetch, headTimeoutMs = 30_000) => {
+    const source = fakeSource();
+    const server = new Http1Server(source, fetch, { ...options, headTimeoutMs, onAcceptError: () => {} });
+    void server.acceptLoop();
+    return { source, server };
+  };
+
+  test("a connection that sends no whole head in time is closed (one sweep, no timer each)", async () => {
+    const { source, server } = start(echo, 100);
+    await Bun.sleep(1);
+    const idle = source.connect();
+    await Bun.sleep(1);
+    const busy = source.connect();
+    busy.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    busy.send("GET / HTTP/1.1\r\nHo");
+    await Bun.sleep(400);
+    expect(idle.closed).toBe(true);
+    expect(busy.closed).toBe(true);
+    expect(statusLines(busy.output)).toEqual(["HTTP/1.1 200 OK"]);
+    server.closeAll();
+  });
+
+  test("stopAccepting closes idle connections now and busy ones after their response", async () => {
+    const stream = controlledStream();
+    const { source, server } = start((request) => (request.url.endsWith("/events") ? new Response(stream.body) : echo(request)));
+    await Bun.sleep(1);
+    const idle = source.connect();
+    await Bun.sleep(1);
+    const streaming = source.connect();
+    streaming.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
+    stream.push(": ok\n\n");
+    await streaming.waitFor((o) => o.includes(": ok"));
+    expect(server.connectionCount).toBe(2);
+
+    server.stopAccepting();
+    expect(idle.closed).toBe(true);
+    expect(streaming.closed).toBe(false);
+    stream.push("data: last\n\n");
+    stream.controller.close();
+    await streaming.waitFor((o) => o.endsWith("0\r\n\r\n"));
+    await Bun.sleep(5);
+    expect(streaming.closed).toBe(true);
+    expect(server.connectionCount).toBe(0);
+    server.closeAll();
+  });
+
+  test("closeAll drops every connection, streaming or not", async () => {
+    const stream = controlledStream();
+    const { source, server } = start(() => new Response(stream.body));
+    await Bun.sleep(1);
+    const streaming = source.connect();
+    streaming.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
+    stream.push(": ok\n\n");
+    await streaming.waitFor((o) => o.includes(": ok"));
+    server.closeAll();
+    await Bun.sleep(5);
+    expect(streaming.closed).toBe(true);
+    expect(stream.state.cancelled).toBe(true);
+  });
+
+  test("a failed accept is reported and accepting goes on", async () => {
+    const errors: unknown[] = [];
+    let calls = 0;
+    const source = fakeSource();
+    const flaky = { ...source, accept: () => (++calls === 1 ? Promise.reject(new Error("EMFILE")) : source.accept()) };
+    const server = new Http1Server(flaky, echo, { ...options, onAcceptError: (e) => errors.push(e) });
+    void server.acceptLoop();
+    await Bun.sleep(150);
+    const conn = source.connect();
+    conn.send("GET /after HTTP/1.1\r\nHost: a\r\n\r\n");
+    await conn.waitFor((o) => o.includes("GET /after"));
+    expect(errors).toHaveLength(1);
+    server.closeAll();
+  });
+});
