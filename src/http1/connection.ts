@@ -50,10 +50,9 @@ export class Connection {
   async serve(): Promise<void> {
     try {
       while (!this.#closed) {
-        const head = await this.#readHead();
-        if (head === null) break;
-        this.#idle = false;
-        const keepGoing = await this.#respond(head);
+        const started = await this.#startNext();
+        if (started === null) break;
+        const keepGoing = await started.sent;
         this.#idle = true;
         if (!keepGoing || this.#closeWhenIdle) break;
       }
@@ -110,16 +109,24 @@ export class Connection {
     }
   }
 
-  /** Answers one request; true if the connection may carry another. */
-  async #respond(head: RequestHead): Promise<boolean> {
+  /**
+   * Reads the next request, asks the app and starts the response; `sent` resolves when it
+   * has gone out, true if the connection may carry another. Null when the connection ends
+   * between requests. Nothing of the request outlives this call: a long response holds
+   * only its body's reader.
+   */
+  async #startNext(): Promise<{ readonly sent: Promise<boolean> } | null> {
+    const head = await this.#readHead();
+    if (head === null) return null;
+    this.#idle = false;
     const body = new RequestBody(this.#reader, head.body, () =>
       head.expectContinue ? writeAll(this.conn, CONTINUE) : Promise.resolve(),
     );
     const response = await this.#callApp(toRequest(head, body));
     // An unread request body would be taken for the next request: close instead.
     const plan = planResponse(response, head.method, head.http11, head.keepAlive && body.complete);
-    const completed = await this.#writeResponse(response, plan);
-    return completed && !plan.close && body.complete;
+    const sent = this.#writeResponse(response, plan).then((whole) => whole && !plan.close && body.complete);
+    return { sent };
   }
 
   async #callApp(request: Request): Promise<Response> {
