@@ -32,7 +32,15 @@ export interface Config {
   readonly redisCluster: boolean;
   /** Prepended to each topic to name its Redis channel, so deployments can share a Redis. */
   readonly redisChannelPrefix: string;
+  /**
+   * Deno only: `serve` (Deno.serve: less CPU per event) or `http1` (sse-server's own
+   * HTTP/1.1 server on Deno.listen: about a quarter of the memory per open stream).
+   */
+  readonly denoServer: DenoServer;
 }
+
+export const DENO_SERVERS = ["serve", "http1"] as const;
+export type DenoServer = (typeof DENO_SERVERS)[number];
 
 /** A configuration problem, named by its variable; the message is safe to print. */
 export class ConfigError extends Error {
@@ -73,6 +81,7 @@ const schema = z.object({
   SSE_HISTORY_TTL: int(1, 7 * 86400, 300),
   SSE_HISTORY_MAX_BYTES: int(1024, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+  SSE_DENO_SERVER: z.enum(DENO_SERVERS).default("serve"),
   REDIS_URL: z
     .string()
     .trim()
@@ -116,6 +125,7 @@ export function loadConfig(env: Env): Config {
     redisUrl: v.REDIS_URL,
     redisCluster: v.REDIS_CLUSTER,
     redisChannelPrefix: v.REDIS_CHANNEL_PREFIX,
+    denoServer: v.SSE_DENO_SERVER,
   };
 }
 

@@ -14,7 +14,9 @@ describe("loadConfig", () => {
       tokenTtlSeconds: 86400,
       heartbeatSeconds: 15,
       logLevel: "info",
+      denoServer: "serve",
     });
+    expect(loadConfig({ SSE_SECRET: SECRET, SSE_DENO_SERVER: "http1" }).denoServer).toBe("http1");
   });
 
   test("base path: trailing slash optional, root is empty", () => {
@@ -43,6 +45,7 @@ describe("loadConfig", () => {
     [{ SSE_SECRET: SECRET, SSE_HEARTBEAT: "0" }, /^SSE_HEARTBEAT must be at least 1/],
     [{ SSE_SECRET: SECRET, BASE_PATH: "sse" }, /^BASE_PATH must be a URL path/],
     [{ SSE_SECRET: SECRET, LOG_LEVEL: "loud" }, /^LOG_LEVEL /],
+    [{ SSE_SECRET: SECRET, SSE_DENO_SERVER: "hyper" }, /^SSE_DENO_SERVER /],
     [{ SSE_SECRET: SECRET, SSE_MAX_BUFFERED_EVENTS: "0" }, /^SSE_MAX_BUFFERED_EVENTS must be at least 1/],
   ];
   for (const [env, message] of bad) {

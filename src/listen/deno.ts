@@ -1,12 +1,40 @@
 /**
- * Serving on Deno through sse-server's own HTTP/1.1 server (src/http1) on `Deno.listen`.
- * `Deno.serve` allocates a 32 KiB buffer ring for every streamed response body, which
- * made an idle event stream cost ~11x what it costs on Bun (BENCHMARKS.md).
+ * Serving on Deno, one of two ways (SSE_DENO_SERVER):
+ * - `serve` (default): Deno.serve. Writes happen in Rust, so an event costs little CPU,
+ *   but Deno allocates a 32 KiB buffer ring for every streamed response body (~59 KB per
+ *   idle stream in all).
+ * - `http1`: sse-server's own HTTP/1.1 server (src/http1) on Deno.listen: ~16 KB per idle
+ *   stream, but each write is an async op from JS, costing more CPU per event
+ *   (BENCHMARKS.md has both measured).
  */
 import { DEFAULT_HTTP1_LIMITS, Http1Server } from "../http1/server.ts";
-import type { Listen } from "../server.ts";
+import type { Listen, Listener } from "../server.ts";
 
-export const listenWithDeno: Listen = (fetch, config, logger) => {
+export const listenWithDeno: Listen = (fetch, config, logger) =>
+  config.denoServer === "http1" ? listenWithHttp1(fetch, config, logger) : listenWithDenoServe(fetch, config, logger);
+
+const listenWithDenoServe: Listen = (fetch, config) =>
+  new Promise((resolve) => {
+    let shuttingDown: Promise<void> | undefined;
+    const server: Deno.HttpServer = Deno.serve(
+      {
+        port: config.port,
+        hostname: config.host,
+        onListen: ({ port }) =>
+          resolve({
+            port,
+            // shutdown() stops accepting and lets open responses finish.
+            stopAccepting: () => void (shuttingDown ??= server.shutdown()),
+            // The streams have ended by now; wait a little for them to flush, not forever.
+            close: () =>
+              Promise.race([shuttingDown ??= server.shutdown(), new Promise<void>((r) => setTimeout(r, 1000))]),
+          }),
+      },
+      fetch,
+    );
+  });
+
+const listenWithHttp1: Listen = (fetch, config, logger): Listener => {
   const listener = Deno.listen({ hostname: config.host, port: config.port });
   const source = {
     accept: async () => {

@@ -1,6 +1,6 @@
 /** What subscribers receive, byte-compatible with backends of the original server. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eventsUrl, expectHealthy, postSubmit, RUNTIMES, startServer, waitForLog, type RunningServer } from "../helpers/server.ts";
+import { eventsUrl, expectHealthy, postSubmit, SERVERS, startServer, waitForLog, type RunningServer } from "../helpers/server.ts";
 import { openStream, type EventStream } from "../helpers/sse.ts";
 import {
   encodeOldStyle,
@@ -13,7 +13,7 @@ import {
   type TestEvent,
 } from "../helpers/tokens.ts";
 
-for (const runtime of RUNTIMES) {
+for (const runtime of SERVERS) {
   describe(`${runtime}: delivery`, () => {
     let server: RunningServer;
     const open: EventStream[] = [];

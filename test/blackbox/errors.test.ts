@@ -8,7 +8,7 @@ import {
   eventsUrl,
   expectHealthy,
   postSubmit,
-  RUNTIMES,
+  SERVERS,
   startServer,
   type RunningServer,
 } from "../helpers/server.ts";
@@ -48,7 +48,7 @@ function badTokens(valid: string): [string, string][] {
   ];
 }
 
-for (const runtime of RUNTIMES) {
+for (const runtime of SERVERS) {
   describe(`${runtime}: errors`, () => {
     let server: RunningServer;
     beforeAll(async () => {

@@ -5,13 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connectRaw, statusCodes } from "../helpers/raw-http.ts";
-import { eventsUrl, expectHealthy, RUNTIMES, startServer, type RunningServer } from "../helpers/server.ts";
+import { eventsUrl, expectHealthy, SERVERS, startServer, type RunningServer } from "../helpers/server.ts";
 import { openStream } from "../helpers/sse.ts";
 import { submitToken, subscribeToken } from "../helpers/tokens.ts";
 
 const count = (text: string, part: string) => text.split(part).length - 1;
 
-for (const runtime of RUNTIMES) {
+for (const runtime of SERVERS) {
   describe(`${runtime}: HTTP/1.1`, () => {
     let server: RunningServer;
     beforeAll(async () => void (server = await startServer(runtime, { env: { SSE_HEARTBEAT: "3600" } })));
@@ -88,6 +88,15 @@ for (const runtime of RUNTIMES) {
         socket.close();
       }
       await expectHealthy(server);
+    });
+
+    // hyper (under Deno.serve) answers 400; the others, sse-server's own server included, 431.
+    test("a request head over the limit is refused with 431 (400 from Deno.serve)", async () => {
+      const socket = await connectRaw(server.port);
+      socket.send(`GET /ping?${"x".repeat(100_000)} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      const received = await socket.until((r) => statusCodes(r).length > 0);
+      expect(statusCodes(received)).toEqual([runtime === "deno" ? 400 : 431]);
+      socket.close();
     });
   });
 }

@@ -6,6 +6,8 @@ import {
   postSubmit,
   ROOT,
   RUNTIMES,
+  SERVER_KINDS,
+  SERVERS,
   runtimeOf,
   runToExit,
   startServer,
@@ -15,7 +17,7 @@ import {
 import { openStream } from "../helpers/sse.ts";
 import { SECRET_HEX, submitToken, subscribeToken } from "../helpers/tokens.ts";
 
-for (const runtime of RUNTIMES) {
+for (const runtime of SERVERS) {
   describe(`${runtime}: lifecycle`, () => {
     test("bad configuration: exit 1 at once, one line on stderr naming the variable", async () => {
       const cases: [Record<string, string>, RegExp][] = [
@@ -25,7 +27,7 @@ for (const runtime of RUNTIMES) {
       ];
       await Promise.all(
         cases.map(async ([env, message]) => {
-          const { code, stdout, stderr } = await runToExit(runtime, env);
+          const { code, stdout, stderr } = await runToExit(SERVER_KINDS[runtime].runtime, env);
           expect(code).toBe(1);
           expect(stderr.trim().split("\n")).toHaveLength(1);
           expect(stderr).toMatch(message);
@@ -124,7 +126,7 @@ describe("idle streams are never cut by the runtime itself", () => {
   // Bun.serve closes connections silent for 10 s by default; Node and Deno have their own
   // timeouts. With heartbeats far apart, a stream idles past them and still delivers.
   test("all runtimes, idle for 12 s", async () => {
-    const servers = await Promise.all(RUNTIMES.map((r) => startServer(r, { env: { SSE_HEARTBEAT: "300" } })));
+    const servers = await Promise.all(SERVERS.map((r) => startServer(r, { env: { SSE_HEARTBEAT: "300" } })));
     try {
       const streams = await Promise.all(servers.map((s) => openStream(eventsUrl(s, subscribeToken(["idle"])))));
       await Bun.sleep(12_000);

@@ -1,6 +1,6 @@
 /** What an operator relies on: metrics, health, logs, limits and a drained shutdown. */
 import { describe, expect, test } from "bun:test";
-import { eventsUrl, expectHealthy, postSubmit, RUNTIMES, startServer, waitForLog } from "../helpers/server.ts";
+import { eventsUrl, expectHealthy, postSubmit, SERVERS, startServer, waitForLog } from "../helpers/server.ts";
 import { openStream } from "../helpers/sse.ts";
 import { OTHER_SECRET_HEX, subscribeToken, submitToken, tamper } from "../helpers/tokens.ts";
 
@@ -18,7 +18,7 @@ async function scrape(url: string): Promise<Map<string, number>> {
   return samples;
 }
 
-for (const runtime of RUNTIMES) {
+for (const runtime of SERVERS) {
   describe(`${runtime}: operations`, () => {
     test("metrics count known traffic exactly", async () => {
       const server = await startServer(runtime, { env: { SSE_HEARTBEAT: "3600" } });

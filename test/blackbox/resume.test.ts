@@ -1,12 +1,12 @@
 /** Resumable streams: ids, Last-Event-ID replay, and the reset signal, on every runtime. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eventsUrl, expectHealthy, postSubmit, RUNTIMES, startServer, type RunningServer } from "../helpers/server.ts";
+import { eventsUrl, expectHealthy, postSubmit, SERVERS, startServer, type RunningServer } from "../helpers/server.ts";
 import { openStream, type EventStream, type ReceivedEvent } from "../helpers/sse.ts";
 import { submitToken, subscribeToken, type TestEvent } from "../helpers/tokens.ts";
 
 const datas = (events: ReceivedEvent[]) => events.map((e) => e.data);
 
-for (const runtime of RUNTIMES) {
+for (const runtime of SERVERS) {
   describe(`${runtime}: resume`, () => {
     let server: RunningServer;
     const open: EventStream[] = [];

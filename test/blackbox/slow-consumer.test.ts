@@ -4,14 +4,14 @@
  */
 import { describe, expect, test } from "bun:test";
 import { connect } from "node:net";
-import { eventsUrl, expectHealthy, postSubmit, RUNTIMES, startServer } from "../helpers/server.ts";
+import { eventsUrl, expectHealthy, postSubmit, SERVERS, startServer } from "../helpers/server.ts";
 import { openStream } from "../helpers/sse.ts";
 import { submitToken, subscribeToken } from "../helpers/tokens.ts";
 
 const DATA = "z".repeat(32 * 1024);
 const MAX_SUBMITS = 600; // 19 MiB: far beyond what loopback socket buffers absorb
 
-for (const runtime of RUNTIMES) {
+for (const runtime of SERVERS) {
   describe(`${runtime}: slow consumer`, () => {
     test("is cut off after the bound; a healthy subscriber gets every event", async () => {
       const server = await startServer(runtime, {

@@ -22,3 +22,18 @@ export const SERVER_COMMANDS: Record<Runtime, readonly string[]> = {
   deno: [`${BIN}/deno`, "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/entry/deno.ts"],
   node: [NODE, "--import", "tsx", "src/entry/node.ts"],
 };
+
+/**
+ * What the black-box suites serve with: each runtime, and Deno on sse-server's own
+ * HTTP/1.1 server (`SSE_DENO_SERVER=http1`) as a fourth way.
+ */
+export const SERVERS = [...RUNTIMES, "deno-http1"] as const;
+export type ServerKind = (typeof SERVERS)[number];
+
+/** The runtime a kind of server runs on, and the environment that selects it. */
+export const SERVER_KINDS: Record<ServerKind, { readonly runtime: Runtime; readonly env: Record<string, string> }> = {
+  bun: { runtime: "bun", env: {} },
+  deno: { runtime: "deno", env: {} },
+  node: { runtime: "node", env: {} },
+  "deno-http1": { runtime: "deno", env: { SSE_DENO_SERVER: "http1" } },
+};

@@ -5,13 +5,13 @@
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { runProcess, spawnProcess, waitForOutput, type ProcessResult } from "./process.ts";
-import { SERVER_COMMANDS, type Runtime } from "./runtimes.ts";
+import { SERVER_COMMANDS, SERVER_KINDS, type Runtime, type ServerKind } from "./runtimes.ts";
 import { SECRET_HEX } from "./tokens.ts";
 
-export { NODE, ROOT, RUNTIMES, SERVER_COMMANDS, type Runtime } from "./runtimes.ts";
+export { NODE, ROOT, RUNTIMES, SERVER_COMMANDS, SERVER_KINDS, SERVERS, type Runtime, type ServerKind } from "./runtimes.ts";
 
 export interface RunningServer {
-  readonly runtime: Runtime;
+  readonly runtime: ServerKind;
   readonly port: number;
   /** Origin plus base path, without a trailing slash: `http://127.0.0.1:1234/sse-server`. */
   readonly url: string;
@@ -38,14 +38,16 @@ export interface StartOptions {
   readonly processGroup?: boolean;
 }
 
-export async function startServer(runtime: Runtime, options: StartOptions = {}): Promise<RunningServer> {
-  const spawned = spawnProcess(options.command ?? SERVER_COMMANDS[runtime], {
+export async function startServer(runtime: ServerKind, options: StartOptions = {}): Promise<RunningServer> {
+  const kind = SERVER_KINDS[runtime];
+  const spawned = spawnProcess(options.command ?? SERVER_COMMANDS[kind.runtime], {
     processGroup: options.processGroup,
     env: {
       SSE_SECRET: SECRET_HEX,
       PORT: "0",
       HOST: "127.0.0.1",
       LOG_LEVEL: "info",
+      ...kind.env,
       ...(options.basePath !== undefined ? { BASE_PATH: options.basePath } : {}),
       ...options.env,
     },
