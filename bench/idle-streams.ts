@@ -46,7 +46,13 @@ async function start(runtime: string, variant: string): Promise<{ child: ChildPr
   const args = runtime === "deno" ? [rest[0]!, ...flags, ...rest.slice(1)] : [...flags, ...rest];
   const child = spawn(cmd!, args, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", VARIANT: variant, SSE_SECRET: SECRET_HEX },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      VARIANT: variant,
+      SSE_SECRET: SECRET_HEX,
+      SSE_DENO_SERVER: process.env.SSE_DENO_SERVER ?? "", // which Deno server the app variant uses
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.add(child);

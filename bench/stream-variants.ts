@@ -71,6 +71,7 @@ if (variant === "app") {
   // The real server, served the way each runtime's entry point serves it.
   const config = loadConfig({
     SSE_SECRET: process.env.SSE_SECRET ?? "", LOG_LEVEL: "silent", SSE_HEARTBEAT: "3600", HOST: host, PORT: "0",
+    SSE_DENO_SERVER: process.env.SSE_DENO_SERVER ?? "",
   });
   const logger = createLogger("silent", () => {});
   const server = await createSseServer(config, logger);

@@ -163,8 +163,14 @@ export class Connection {
           return false; // the body failed (e.g. a subscriber too slow): end without a clean end
         }
         if (next.done) return plan.framing === "chunked" ? this.#writeQuietly(LAST_CHUNK) : true;
+        if (next.value.length === 0) continue;
         const bytes = plan.framing === "chunked" ? encodeChunk(next.value) : next.value;
-        if (next.value.length > 0 && !(await this.#writeQuietly(bytes))) {
+        try {
+          // The per-event write: one call to the connection in the usual case, no layers around it.
+          const written = await this.conn.write(bytes);
+          if (written < bytes.length) await writeAll(this.conn, bytes.subarray(written));
+        } catch {
+          this.close();
           void reader.cancel().catch(() => {});
           return false;
         }
@@ -180,19 +186,15 @@ export class Connection {
    * for the next head, up to the head limit.
    */
   #watchForClose(onClose: () => void): () => void {
-    let watching = true;
-    const watch = async (): Promise<void> => {
-      while (watching && this.#reader.buffered.length <= this.options.maxHeadBytes) {
-        if (!(await this.#reader.more(WATCH_READ_SIZE))) {
-          if (watching) onClose();
-          return;
-        }
-      }
+    const watch = { active: true };
+    const step = (more: boolean): void => {
+      if (!watch.active) return;
+      if (!more) onClose();
+      else if (this.#reader.buffered.length <= this.options.maxHeadBytes)
+        void this.#reader.more(WATCH_READ_SIZE).then(step);
     };
-    void watch();
-    return () => {
-      watching = false;
-    };
+    step(true);
+    return () => void (watch.active = false);
   }
 
   async #writeQuietly(bytes: Uint8Array): Promise<boolean> {

@@ -18,6 +18,8 @@ const EMPTY = new Uint8Array(0);
 export class ByteReader {
   #pending: Uint8Array = EMPTY;
   #inFlight: Promise<boolean> | undefined;
+  /** The buffer of the read in flight. */
+  #chunk: Uint8Array = EMPTY;
   #ended = false;
 
   constructor(private readonly conn: ByteConn) {}
@@ -37,7 +39,12 @@ export class ByteReader {
    */
   more(size: number): Promise<boolean> {
     if (this.#ended) return Promise.resolve(false);
-    this.#inFlight ??= this.#readOnce(size).finally(() => (this.#inFlight = undefined));
+    if (this.#inFlight === undefined) {
+      this.#chunk = new Uint8Array(size);
+      // Plain callbacks made once per reader, not an async frame per read: an idle
+      // stream keeps one read pending for its whole life.
+      this.#inFlight = this.conn.read(this.#chunk).then(this.#received, this.#failed);
+    }
     return this.#inFlight;
   }
 
@@ -50,21 +57,21 @@ export class ByteReader {
     return taken;
   }
 
-  async #readOnce(size: number): Promise<boolean> {
-    const chunk = new Uint8Array(size);
-    let count: number | null;
-    try {
-      count = await this.conn.read(chunk);
-    } catch {
-      count = null; // reset or closed under us: the same as an end for this side
-    }
+  readonly #received = (count: number | null): boolean => {
+    const chunk = this.#chunk;
+    this.#chunk = EMPTY;
+    this.#inFlight = undefined;
     if (count === null) {
       this.#ended = true;
       return false;
     }
-    this.#pending = this.#pending.length === 0 ? chunk.subarray(0, count) : concat(this.#pending, chunk.subarray(0, count));
+    const bytes = chunk.subarray(0, count);
+    this.#pending = this.#pending.length === 0 ? bytes : concat(this.#pending, bytes);
     return true;
-  }
+  };
+
+  /** A reset, or closed under us: the same as an end for this side. */
+  readonly #failed = (): boolean => this.#received(null);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
