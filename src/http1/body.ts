@@ -48,8 +48,9 @@ export class RequestBody {
     );
   }
 
-  async *#lengthChunks(length: number): AsyncGenerator<Uint8Array> {
-    let left = length;
+  /** The next `count` bytes of the connection, in the pieces they arrive in. */
+  async *#lengthChunks(count: number): AsyncGenerator<Uint8Array> {
+    let left = count;
     while (left > 0) {
       if (this.reader.buffered.length === 0) await this.#more();
       const chunk = this.reader.take(Math.min(left, this.reader.buffered.length));
@@ -62,13 +63,7 @@ export class RequestBody {
     for (;;) {
       const size = parseChunkSize(await this.#line());
       if (size === 0) break;
-      let left = size;
-      while (left > 0) {
-        if (this.reader.buffered.length === 0) await this.#more();
-        const chunk = this.reader.take(Math.min(left, this.reader.buffered.length));
-        left -= chunk.length;
-        yield chunk.slice();
-      }
+      yield* this.#lengthChunks(size);
       if ((await this.#line()) !== "") throw new Error("chunk data not followed by CRLF");
     }
     // Trailer fields are read past, not used (RFC 9112 §7.1.2).

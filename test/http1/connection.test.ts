@@ -20,6 +20,16 @@ function serve(fetch: Fetch, overrides: Partial<typeof options> = {}) {
   return { conn, served };
 }
 
+/** Serves a stream the test feeds: requested and its opening frame received. */
+async function openStreaming() {
+  const stream = controlledStream();
+  const served = serve(() => new Response(stream.body));
+  served.conn.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
+  stream.push(": ok\n\n");
+  await served.conn.waitFor((o) => o.includes(": ok"));
+  return { stream, ...served };
+}
+
 /** A body the test feeds frame by frame, and whether the server cancelled it. */
 function controlledStream() {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
@@ -125,11 +135,7 @@ describe("HTTP/1.1 connection", () => {
   });
 
   test("the client's close cancels a streaming body at once", async () => {
-    const stream = controlledStream();
-    const { conn, served } = serve(() => new Response(stream.body));
-    conn.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
-    stream.push(": ok\n\n");
-    await conn.waitFor((o) => o.includes(": ok"));
+    const { stream, conn, served } = await openStreaming();
     conn.end();
     await served;
     expect(stream.state.cancelled).toBe(true);
@@ -137,11 +143,7 @@ describe("HTTP/1.1 connection", () => {
   });
 
   test("a failed write cancels the body and closes the connection", async () => {
-    const stream = controlledStream();
-    const { conn, served } = serve(() => new Response(stream.body));
-    conn.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
-    stream.push(": ok\n\n");
-    await conn.waitFor((o) => o.includes(": ok"));
+    const { stream, conn, served } = await openStreaming();
     conn.failWrites = true;
     stream.push("data: lost\n\n");
     await served;
@@ -150,11 +152,7 @@ describe("HTTP/1.1 connection", () => {
   });
 
   test("a body that errors ends the connection without a last chunk", async () => {
-    const stream = controlledStream();
-    const { conn, served } = serve(() => new Response(stream.body));
-    conn.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
-    stream.push(": ok\n\n");
-    await conn.waitFor((o) => o.includes(": ok"));
+    const { stream, conn, served } = await openStreaming();
     stream.controller.error(new Error("subscriber too slow"));
     await served;
     expect(conn.output).not.toContain("0\r\n\r\n");
@@ -244,7 +242,9 @@ function fakeSource() {
   const waiting: ((conn: ByteConn) => void)[] = [];
   let closed = false;
   return {
-    connect(): FakeConn {
+    /** A new client connection, once the server is waiting to accept one. */
+    async connect(): Promise<FakeConn> {
+      while (waiting.length === 0) await Bun.sleep(1);
       const conn = new FakeConn();
       waiting.shift()!(conn);
       return conn;
@@ -264,10 +264,8 @@ describe("HTTP/1.1 server", () => {
 
   test("a connection that sends no whole head in time is closed (one sweep, no timer each)", async () => {
     const { source, server } = start(echo, 100);
-    await Bun.sleep(1);
-    const idle = source.connect();
-    await Bun.sleep(1);
-    const busy = source.connect();
+    const idle = await source.connect();
+    const busy = await source.connect();
     busy.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     busy.send("GET / HTTP/1.1\r\nHo");
     await Bun.sleep(400);
@@ -280,10 +278,8 @@ describe("HTTP/1.1 server", () => {
   test("stopAccepting closes idle connections now and busy ones after their response", async () => {
     const stream = controlledStream();
     const { source, server } = start((request) => (request.url.endsWith("/events") ? new Response(stream.body) : echo(request)));
-    await Bun.sleep(1);
-    const idle = source.connect();
-    await Bun.sleep(1);
-    const streaming = source.connect();
+    const idle = await source.connect();
+    const streaming = await source.connect();
     streaming.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
     stream.push(": ok\n\n");
     await streaming.waitFor((o) => o.includes(": ok"));
@@ -304,8 +300,7 @@ describe("HTTP/1.1 server", () => {
   test("closeAll drops every connection, streaming or not", async () => {
     const stream = controlledStream();
     const { source, server } = start(() => new Response(stream.body));
-    await Bun.sleep(1);
-    const streaming = source.connect();
+    const streaming = await source.connect();
     streaming.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
     stream.push(": ok\n\n");
     await streaming.waitFor((o) => o.includes(": ok"));
@@ -322,8 +317,7 @@ describe("HTTP/1.1 server", () => {
     const flaky = { ...source, accept: () => (++calls === 1 ? Promise.reject(new Error("EMFILE")) : source.accept()) };
     const server = new Http1Server(flaky, echo, { ...options, onAcceptError: (e) => errors.push(e) });
     void server.acceptLoop();
-    await Bun.sleep(150);
-    const conn = source.connect();
+    const conn = await source.connect();
     conn.send("GET /after HTTP/1.1\r\nHost: a\r\n\r\n");
     await conn.waitFor((o) => o.includes("GET /after"));
     expect(errors).toHaveLength(1);
