@@ -17,10 +17,14 @@ export class RequestBody {
   complete: boolean;
   readonly stream: ReadableStream<Uint8Array> | null;
 
-  /** `beforeFirstRead` runs once, when the app first asks for bytes (for `100 Continue`). */
+  /**
+   * `read` asks the connection for more bytes (held to the request's deadline);
+   * `beforeFirstRead` runs once, when the app first asks for bytes (for `100 Continue`).
+   */
   constructor(
     private readonly reader: ByteReader,
     framing: BodyFraming,
+    private readonly read: (size: number) => Promise<boolean>,
     beforeFirstRead: () => Promise<void>,
   ) {
     this.complete = framing.kind === "none";
@@ -52,8 +56,8 @@ export class RequestBody {
   async *#lengthChunks(count: number): AsyncGenerator<Uint8Array> {
     let left = count;
     while (left > 0) {
-      if (this.reader.buffered.length === 0) await this.#more();
-      const chunk = this.reader.take(Math.min(left, this.reader.buffered.length));
+      if (this.reader.bufferedLength === 0) await this.#more();
+      const chunk = this.reader.take(Math.min(left, this.reader.bufferedLength));
       left -= chunk.length;
       yield chunk.slice();
     }
@@ -74,28 +78,34 @@ export class RequestBody {
     }
   }
 
-  /** One line without its line ending. */
+  /** One line without its CRLF; a bare LF or CR, or any other control byte, is refused. */
   async #line(): Promise<string> {
     for (;;) {
       const end = this.reader.buffered.indexOf(10);
       if (end >= 0) {
         const bytes = this.reader.take(end + 1);
-        const length = end > 0 && bytes[end - 1] === 13 ? end - 1 : end;
-        return String.fromCharCode(...bytes.subarray(0, length));
+        if (end === 0 || bytes[end - 1] !== 13) throw new Error("chunked body line not ended by CRLF");
+        const line = String.fromCharCode(...bytes.subarray(0, end - 1));
+        if (CONTROL.test(line)) throw new Error("control character in a chunked body line");
+        return line;
       }
-      if (this.reader.buffered.length > MAX_LINE) throw new Error("chunk line too long");
+      if (this.reader.bufferedLength > MAX_LINE) throw new Error("chunk line too long");
       await this.#more();
     }
   }
 
   async #more(): Promise<void> {
-    if (!(await this.reader.more(READ_SIZE))) throw new Error("connection closed before the request body ended");
+    if (!(await this.read(READ_SIZE))) throw new Error("connection closed before the request body ended");
   }
 }
 
+/** Control bytes other than HTAB. */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** A chunk size, then optional whitespace and extensions (allowed and ignored, RFC 9112 §7.1.1). */
+const CHUNK_SIZE = /^([0-9a-fA-F]{1,12})[ \t]*(;.*)?$/;
+
 function parseChunkSize(line: string): number {
-  // Chunk extensions (after ";") are allowed and ignored.
-  const hex = line.split(";", 1)[0]!.trim();
-  if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw new Error("invalid chunk size");
-  return parseInt(hex, 16);
+  const size = CHUNK_SIZE.exec(line);
+  if (!size) throw new Error("invalid chunk size");
+  return parseInt(size[1]!, 16);
 }

@@ -14,8 +14,11 @@ export type Fetch = (request: Request) => Response | Promise<Response>;
 export interface ConnectionOptions {
   /** The largest request head accepted (431 above it). */
   readonly maxHeadBytes: number;
-  /** How long a connection may take to send a whole request head, idle time included. */
-  readonly headTimeoutMs: number;
+  /**
+   * How long a request may take to arrive, head and body, counted from when the server
+   * starts waiting for it (idle keep-alive time included): slow senders are cut off.
+   */
+  readonly requestTimeoutMs: number;
   /** Called when the app throws instead of answering (a bug: it is logged by the caller). */
   readonly onAppError: (error: unknown) => void;
 }
@@ -35,8 +38,10 @@ export class Connection {
   #closed = false;
   #idle = true;
   #closeWhenIdle = false;
-  /** When the head being waited for is overdue (ms since epoch), or 0 when not waiting. */
-  headDeadline = 0;
+  /** When the request being waited for is overdue (ms since epoch), or 0 when not waiting. */
+  deadline = 0;
+  /** The deadline of the current request, applied while its body is waited for. */
+  #requestDeadline = 0;
 
   constructor(
     private readonly conn: ByteConn,
@@ -69,9 +74,9 @@ export class Connection {
     if (this.#idle) this.close();
   }
 
-  /** Closes the connection if its request head is overdue (slow or idle client). */
+  /** Closes the connection if the request it waits for is overdue (slow or idle client). */
   closeIfOverdue(now: number): void {
-    if (this.headDeadline !== 0 && now > this.headDeadline) this.close();
+    if (this.deadline !== 0 && now > this.deadline) this.close();
   }
 
   close(): void {
@@ -87,10 +92,13 @@ export class Connection {
   /** The next request head, or null when the connection ends (or times out) between requests. */
   async #readHead(): Promise<RequestHead | null> {
     // Enforced by the server's one sweep (closeIfOverdue), not a timer per connection.
-    this.headDeadline = Date.now() + this.options.headTimeoutMs;
+    this.#requestDeadline = Date.now() + this.options.requestTimeoutMs;
+    this.deadline = this.#requestDeadline;
     try {
       let searched = 0;
       for (;;) {
+        // Empty lines before a request line are ignored (RFC 9112 §2.2).
+        while (searched === 0 && this.#reader.bufferedLength > 0 && isLineEnd(this.#reader.buffered[0]!)) this.#reader.take(1);
         const buffered = this.#reader.buffered;
         const end = findHeadEnd(buffered, searched);
         if (end >= 0) {
@@ -100,12 +108,12 @@ export class Connection {
         if (buffered.length > this.options.maxHeadBytes) throw new HttpError(431, "request head too large");
         searched = Math.max(0, buffered.length - 2);
         if (!(await this.#reader.more(Math.min(HEAD_READ_MAX, Math.max(HEAD_READ_MIN, buffered.length)))) || this.#closed) {
-          if (this.#reader.buffered.length > 0 && !this.#closed) throw new HttpError(400, "incomplete request head");
+          if (this.#reader.bufferedLength > 0 && !this.#closed) throw new HttpError(400, "incomplete request head");
           return null;
         }
       }
     } finally {
-      this.headDeadline = 0;
+      this.deadline = 0;
     }
   }
 
@@ -119,7 +127,7 @@ export class Connection {
     const head = await this.#readHead();
     if (head === null) return null;
     this.#idle = false;
-    const body = new RequestBody(this.#reader, head.body, () =>
+    const body = new RequestBody(this.#reader, head.body, this.#readBody, () =>
       head.expectContinue ? writeAll(this.conn, CONTINUE) : Promise.resolve(),
     );
     const response = await this.#callApp(toRequest(head, body));
@@ -128,6 +136,19 @@ export class Connection {
     const sent = this.#writeResponse(response, plan).then((whole) => whole && !plan.close && body.complete);
     return { sent };
   }
+
+  /** A read for the request body, held to the request's deadline. */
+  readonly #readBody = async (size: number): Promise<boolean> => {
+    this.deadline = this.#requestDeadline;
+    try {
+      return !this.#closed && (await this.#reader.more(size));
+    } finally {
+      this.deadline = 0;
+    }
+  };
+
+  /** The response body failed (e.g. its subscriber was too slow): drop the connection now, even mid-write. */
+  readonly #abort = (): void => this.close();
 
   async #callApp(request: Request): Promise<Response> {
     try {
@@ -153,7 +174,13 @@ export class Connection {
   }
 
   async #writeBody(reader: ReadableStreamDefaultReader<Uint8Array>, plan: ResponsePlan): Promise<boolean> {
-    const stopWatching = this.#watchForClose(() => void reader.cancel().catch(() => {}));
+    let clientGone = false;
+    const stopWatching = this.#watchForClose(() => {
+      clientGone = true;
+      void reader.cancel().catch(() => {});
+    });
+    // A write can wait forever on a client that reads nothing; the body's error must still end it.
+    reader.closed.catch(this.#abort);
     try {
       for (;;) {
         let next: Awaited<ReturnType<typeof reader.read>>;
@@ -162,7 +189,8 @@ export class Connection {
         } catch {
           return false; // the body failed (e.g. a subscriber too slow): end without a clean end
         }
-        if (next.done) return plan.framing === "chunked" ? this.#writeQuietly(LAST_CHUNK) : true;
+        // Cut off by the client's close: not a complete response, so no last chunk.
+        if (next.done) return !clientGone && (plan.framing === "chunked" ? this.#writeQuietly(LAST_CHUNK) : true);
         if (next.value.length === 0) continue;
         const bytes = plan.framing === "chunked" ? encodeChunk(next.value) : next.value;
         try {
@@ -182,16 +210,16 @@ export class Connection {
 
   /**
    * Keeps one small read pending while a response body is written, calling `onClose` if
-   * the client goes away. Bytes that arrive meanwhile (a pipelined request) stay buffered
-   * for the next head, up to the head limit.
+   * the client goes away (or half-closes). Bytes that arrive meanwhile (a pipelined
+   * request) stay buffered for the next head, up to the head limit.
    */
   #watchForClose(onClose: () => void): () => void {
     const watch = { active: true };
     const step = (more: boolean): void => {
       if (!watch.active) return;
-      if (!more) onClose();
-      else if (this.#reader.buffered.length <= this.options.maxHeadBytes)
-        void this.#reader.more(WATCH_READ_SIZE).then(step);
+      // A client that sends more than a request head meanwhile is not a well-behaved one.
+      if (!more || this.#reader.bufferedLength > this.options.maxHeadBytes) onClose();
+      else void this.#reader.more(WATCH_READ_SIZE).then(step);
     };
     step(true);
     return () => void (watch.active = false);
@@ -223,3 +251,5 @@ function toRequest(head: RequestHead, body: RequestBody): Request {
     throw new HttpError(501, `unsupported request: ${head.method}`);
   }
 }
+
+const isLineEnd = (byte: number): boolean => byte === 10 || byte === 13;

@@ -87,7 +87,9 @@ function parseHeaderLines(lines: readonly string[]): Headers {
     const colon = line.indexOf(":");
     const name = line.slice(0, colon);
     if (colon <= 0 || !TOKEN.test(name)) throw new HttpError(400, "malformed header line");
-    const value = line.slice(colon + 1).trim();
+    // Only spaces and tabs are whitespace around a value (RFC 9110 §5.5); anything else
+    // a lenient parser would strip (VT, FF, NBSP, a bare CR) stays and is judged.
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
     if (CONTROL.test(value)) throw new HttpError(400, `invalid value in header ${name}`);
     headers.append(name, value);
   }
@@ -118,13 +120,13 @@ function bodyFraming(headers: Headers): BodyFraming {
   if (transferEncoding !== null) {
     // Both at once is the classic smuggling shape: refuse rather than pick one.
     if (contentLength !== null) throw new HttpError(400, "both Transfer-Encoding and Content-Length");
-    if (transferEncoding.trim().toLowerCase() !== "chunked")
+    if (transferEncoding.toLowerCase() !== "chunked")
       throw new HttpError(501, `unsupported Transfer-Encoding: ${transferEncoding}`);
     return { kind: "chunked" };
   }
   if (contentLength === null) return { kind: "none" };
   // Repeated equal values are allowed (RFC 9110 §8.6); Headers joins them with ", ".
-  const values = new Set(contentLength.split(",").map((v) => v.trim()));
+  const values = new Set(contentLength.split(",").map((v) => v.replace(/^[ \t]+|[ \t]+$/g, "")));
   const [only] = values;
   if (values.size !== 1 || !/^\d{1,15}$/.test(only!)) throw new HttpError(400, "invalid Content-Length");
   const length = Number(only);

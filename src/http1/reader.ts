@@ -16,17 +16,22 @@ export interface ByteConn {
 const EMPTY = new Uint8Array(0);
 
 export class ByteReader {
-  #pending: Uint8Array = EMPTY;
+  /** Received bytes live in #buf[#start, #end); reads land at #end, into spare room. */
+  #buf: Uint8Array = EMPTY;
+  #start = 0;
+  #end = 0;
   #inFlight: Promise<boolean> | undefined;
-  /** The buffer of the read in flight. */
-  #chunk: Uint8Array = EMPTY;
   #ended = false;
 
   constructor(private readonly conn: ByteConn) {}
 
-  /** Bytes received and not yet taken. */
+  /** Bytes received and not yet taken (a view: valid until the next `take` or `more`). */
   get buffered(): Uint8Array {
-    return this.#pending;
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+
+  get bufferedLength(): number {
+    return this.#end - this.#start;
   }
 
   get ended(): boolean {
@@ -40,45 +45,54 @@ export class ByteReader {
   more(size: number): Promise<boolean> {
     if (this.#ended) return Promise.resolve(false);
     if (this.#inFlight === undefined) {
-      this.#chunk = new Uint8Array(size);
+      this.#reserve(size);
       // Plain callbacks made once per reader, not an async frame per read: an idle
       // stream keeps one read pending for its whole life.
-      this.#inFlight = this.conn.read(this.#chunk).then(this.#received, this.#failed);
+      this.#inFlight = this.conn.read(this.#buf.subarray(this.#end, this.#end + size)).then(this.#received, this.#failed);
     }
     return this.#inFlight;
   }
 
-  /** Removes and returns the first `count` buffered bytes. */
+  /** Removes and returns the first `count` buffered bytes (a view; copy to keep). */
   take(count: number): Uint8Array {
-    const taken = this.#pending.subarray(0, count);
-    const rest = this.#pending.subarray(count);
-    // A copy, so a small rest does not keep a large read buffer alive.
-    this.#pending = rest.length === 0 ? EMPTY : rest.slice();
+    const taken = this.#buf.subarray(this.#start, this.#start + count);
+    this.#start += count;
+    // Drained: let the buffer go, so an idle connection holds no more than its next read.
+    if (this.#start === this.#end && this.#inFlight === undefined) this.#reset();
     return taken;
   }
 
+  /** Room for `size` more bytes at the end; grows by doubling, so a slow sender costs linear copying. */
+  #reserve(size: number): void {
+    if (this.#buf.length - this.#end >= size) return;
+    const used = this.#end - this.#start;
+    // Exactly `size` for a first read (an idle connection's pending read stays small);
+    // doubled room once bytes pile up, so the next larger read fits without copying again.
+    const grown = new Uint8Array(used === 0 ? size : (used + size) * 2);
+    grown.set(this.#buf.subarray(this.#start, this.#end));
+    this.#buf = grown;
+    this.#start = 0;
+    this.#end = used;
+  }
+
+  #reset(): void {
+    this.#buf = EMPTY;
+    this.#start = this.#end = 0;
+  }
+
   readonly #received = (count: number | null): boolean => {
-    const chunk = this.#chunk;
-    this.#chunk = EMPTY;
     this.#inFlight = undefined;
     if (count === null) {
       this.#ended = true;
       return false;
     }
-    const bytes = chunk.subarray(0, count);
-    this.#pending = this.#pending.length === 0 ? bytes : concat(this.#pending, bytes);
+    this.#end += count;
+    if (this.#start === this.#end) this.#reset();
     return true;
   };
 
   /** A reset, or closed under us: the same as an end for this side. */
   readonly #failed = (): boolean => this.#received(null);
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a);
-  joined.set(b, a.length);
-  return joined;
 }
 
 /** Writes all of `bytes`, however many calls the connection needs. */

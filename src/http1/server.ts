@@ -12,14 +12,20 @@ export interface ConnSource {
 }
 
 export interface Http1Options extends ConnectionOptions {
-  /** Called when accepting fails (e.g. out of file descriptors); accepting goes on. */
+  /** Called when accepting fails (e.g. out of file descriptors); accepting goes on after a pause. */
   readonly onAcceptError: (error: unknown) => void;
+  /**
+   * True for a failure that concerns only the connection being accepted (reset by its
+   * peer before it was taken): accepting goes on at once, unlogged, so a client cannot
+   * stall the listener by resetting connections.
+   */
+  readonly isConnectionError?: (error: unknown) => boolean;
 }
 
 export const DEFAULT_HTTP1_LIMITS = {
   /** Tokens travel in the URL; 64 KiB leaves room for large subscriptions. */
   maxHeadBytes: 64 * 1024,
-  headTimeoutMs: 30_000,
+  requestTimeoutMs: 30_000,
 } as const;
 
 /** Pause after a failed accept, so a full descriptor table is not retried in a busy loop. */
@@ -36,7 +42,7 @@ export class Http1Server {
     private readonly fetch: Fetch,
     private readonly options: Http1Options,
   ) {
-    const every = Math.max(10, Math.min(1000, options.headTimeoutMs / 4));
+    const every = Math.max(10, Math.min(1000, options.requestTimeoutMs / 4));
     this.#sweep = setInterval(() => {
       const now = Date.now();
       for (const connection of this.#connections) connection.closeIfOverdue(now);
@@ -55,6 +61,7 @@ export class Http1Server {
         conn = await this.source.accept();
       } catch (error) {
         if (this.#stopped) return;
+        if (this.options.isConnectionError?.(error)) continue;
         this.options.onAcceptError(error);
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;

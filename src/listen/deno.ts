@@ -39,8 +39,13 @@ const listenWithHttp1: Listen = (fetch, config, logger): Listener => {
   const source = {
     accept: async () => {
       const conn = await listener.accept();
-      // Event frames are small and must leave at once, not wait for Nagle's algorithm.
-      conn.setNoDelay(true);
+      try {
+        // Event frames are small and must leave at once, not wait for Nagle's algorithm.
+        conn.setNoDelay(true);
+      } catch (error) {
+        conn.close(); // gone already
+        throw error;
+      }
       return conn;
     },
     close: () => listener.close(),
@@ -49,6 +54,10 @@ const listenWithHttp1: Listen = (fetch, config, logger): Listener => {
     ...DEFAULT_HTTP1_LIMITS,
     onAppError: (error) => logger.error("request handler failed", { error: String(error) }),
     onAcceptError: (error) => logger.error("accepting a connection failed", { error: String(error) }),
+    isConnectionError: (error) =>
+      error instanceof Deno.errors.NotConnected ||
+      error instanceof Deno.errors.ConnectionReset ||
+      error instanceof Deno.errors.ConnectionAborted,
   });
   void server.acceptLoop();
   return {

@@ -13,6 +13,9 @@ export class FakeConn implements ByteConn {
   closed = false;
   /** When set, every write fails (the peer reset the connection). */
   failWrites = false;
+  /** When set, writes never complete (a client that reads nothing) until the connection closes. */
+  stallWrites = false;
+  readonly #stalled: (() => void)[] = [];
   readonly #written: Uint8Array[] = [];
   #onWrite: (() => void) | undefined;
 
@@ -64,6 +67,7 @@ export class FakeConn implements ByteConn {
   }
 
   async write(bytes: Uint8Array): Promise<number> {
+    if (this.stallWrites && !this.closed) await new Promise<void>((resolve) => this.#stalled.push(resolve));
     if (this.closed || this.failWrites) throw new Error("broken pipe");
     this.#written.push(bytes.slice());
     this.#onWrite?.();
@@ -72,6 +76,7 @@ export class FakeConn implements ByteConn {
 
   close(): void {
     this.closed = true;
+    this.#stalled.splice(0).forEach((wake) => wake());
     this.#wakeReader?.();
     this.#onWrite?.();
   }

@@ -140,6 +140,31 @@ describe("HTTP/1.1 connection", () => {
     await served;
     expect(stream.state.cancelled).toBe(true);
     expect(conn.closed).toBe(true);
+    // Cut off, not complete: no last chunk that would make it look like a clean end.
+    expect(conn.output).not.toContain("0\r\n\r\n");
+  });
+
+  test("a body that errors while a write is stuck (a client reading nothing) still drops the connection", async () => {
+    const { stream, conn, served } = await openStreaming();
+    conn.stallWrites = true;
+    stream.push("data: stuck\n\n");
+    await Bun.sleep(5);
+    expect(conn.closed).toBe(false);
+    stream.controller.error(new Error("subscriber too slow"));
+    await served;
+    expect(conn.closed).toBe(true);
+  });
+
+  test("a client that sends more than a head's worth while streaming is dropped", async () => {
+    const stream = controlledStream();
+    const conn = new FakeConn();
+    const served = new Connection(conn, () => new Response(stream.body), { ...options, maxHeadBytes: 100 }).serve();
+    conn.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
+    stream.push(": ok\n\n");
+    await conn.waitFor((o) => o.includes(": ok"));
+    for (let i = 0; i < 5; i++) conn.send("x".repeat(50));
+    await served;
+    expect(stream.state.cancelled).toBe(true);
   });
 
   test("a failed write cancels the body and closes the connection", async () => {
@@ -227,6 +252,68 @@ describe("HTTP/1.1 connection", () => {
     expect(errors).toHaveLength(1);
   });
 
+  test("a body that stops arriving is cut off at the request deadline", async () => {
+    let readFailed = false;
+    const conn = new FakeConn();
+    const app: Fetch = async (request) => {
+      try {
+        await request.text();
+      } catch {
+        readFailed = true;
+      }
+      return new Response("late", { status: 400 });
+    };
+    const source = fakeSource();
+    const server = new Http1Server(source, app, { ...options, requestTimeoutMs: 100, onAcceptError: () => {} });
+    void server.acceptLoop();
+    const client = await source.connect();
+    client.send("POST /submit HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nabc");
+    await Bun.sleep(400);
+    expect(client.closed).toBe(true);
+    expect(readFailed).toBe(true);
+    expect(conn.output).toBe("");
+    server.closeAll();
+  });
+
+  test("thousands of one-byte chunks decode to the whole body", async () => {
+    const { conn } = serve(async (request) => {
+      const body = await request.text();
+      return new Response(`${body.length} ${/^x*$/.test(body)}`);
+    });
+    conn.send(`POST /s HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${"1\r\nx\r\n".repeat(20_000)}0\r\n\r\n`);
+    const out = await conn.waitFor((o) => o.includes("0\r\n\r\n"), 10_000);
+    expect(out.includes("\r\n20000 true\r\n")).toBe(true);
+  });
+
+  test("chunk lines must end in CRLF and carry no control bytes; whitespace before extensions is fine", async () => {
+    for (const [chunks, ok] of [
+      ["5 ;name=value\r\nhello\r\n0\r\n\r\n", true],
+      ["5\nhello\r\n0\r\n\r\n", false],
+      ["5\r\nhello\n0\r\n\r\n", false],
+      ["5\u000b\r\nhello\r\n0\r\n\r\n", false],
+      [" 5\r\nhello\r\n0\r\n\r\n", false],
+    ] as const) {
+      const { conn, served } = serve(async (request) => {
+        try {
+          return new Response(`got ${await request.text()}`);
+        } catch {
+          return new Response("bad body", { status: 400 });
+        }
+      });
+      conn.send(`POST /s HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}`);
+      const out = await conn.waitFor((o) => o.includes("got hello") || o.includes("bad body"));
+      expect([JSON.stringify(chunks), out.includes("got hello")]).toEqual([JSON.stringify(chunks), ok]);
+      conn.end();
+      await served;
+    }
+  });
+
+  test("empty lines before a request line are skipped", async () => {
+    const { conn } = serve(echo);
+    conn.send("\r\n\r\n\nGET /after-blank HTTP/1.1\r\nHost: a\r\n\r\n");
+    expect(statusLines(await conn.waitFor((o) => o.includes("GET /after-blank")))).toEqual(["HTTP/1.1 200 OK"]);
+  });
+
   test("a client that closes between requests ends the connection quietly", async () => {
     const { conn, served } = serve(echo);
     conn.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -255,9 +342,9 @@ function fakeSource() {
 }
 
 describe("HTTP/1.1 server", () => {
-  const start = (fetch: Fetch, headTimeoutMs = 30_000) => {
+  const start = (fetch: Fetch, requestTimeoutMs = 30_000) => {
     const source = fakeSource();
-    const server = new Http1Server(source, fetch, { ...options, headTimeoutMs, onAcceptError: () => {} });
+    const server = new Http1Server(source, fetch, { ...options, requestTimeoutMs, onAcceptError: () => {} });
     void server.acceptLoop();
     return { source, server };
   };
@@ -309,6 +396,26 @@ describe("HTTP/1.1 server", () => {
     expect(streaming.closed).toBe(true);
     expect(stream.state.cancelled).toBe(true);
   });
+
+  test("a connection reset before it was accepted is skipped at once, unlogged", async () => {
+    const errors: unknown[] = [];
+    let calls = 0;
+    const source = fakeSource();
+    const reset = new Error("NotConnected");
+    const flaky = { ...source, accept: () => (++calls <= 50 ? Promise.reject(reset) : source.accept()) };
+    const server = new Http1Server(flaky, echo, {
+      ...options,
+      onAcceptError: (e) => errors.push(e),
+      isConnectionError: (e) => e === reset,
+    });
+    void server.acceptLoop();
+    const conn = await source.connect(); // 50 resets with a 100 ms pause each would take 5 s
+    conn.send("GET /after HTTP/1.1\r\nHost: a\r\n\r\n");
+    await conn.waitFor((o) => o.includes("GET /after"));
+    expect(errors).toHaveLength(0);
+    expect(calls).toBeGreaterThanOrEqual(51);
+    server.closeAll();
+  }, 2000);
 
   test("a failed accept is reported and accepting goes on", async () => {
     const errors: unknown[] = [];

@@ -98,8 +98,18 @@ describe("parseRequestHead", () => {
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9999999999999999\r\n\r\n",
+      // Only SP and HTAB are whitespace: what a lenient parser strips must not pass.
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \u000bchunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\u00a0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \u000c3\r\n\r\n",
     ])
       expect([head, statusOf(head)]).toEqual([head, 400]);
+  });
+
+  test("spaces and tabs around values are not part of them", () => {
+    expect(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \t 7 \t\r\n\r\n").body).toEqual({ kind: "length", length: 7 });
+    expect(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  chunked\t\r\n\r\n").body).toEqual({ kind: "chunked" });
   });
 
   test("an unknown transfer coding: 501", () => {
