@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, newPage, openPageEventSource, serveBlankOrigin, type BlankOrigin } from "../helpers/browser.ts";
-import { eventsUrl, expectHealthy, postSubmit, RUNTIMES, startServer, waitForLog, type RunningServer } from "../helpers/server.ts";
+import { eventsUrl, expectHealthy, postSubmit, SERVERS, startServer, waitForLog, type RunningServer } from "../helpers/server.ts";
 import { OTHER_SECRET_HEX, submitToken, subscribeToken, tamper, type TestEvent } from "../helpers/tokens.ts";
 
 const TOKEN_TTL_SECONDS = 60;
@@ -21,7 +21,7 @@ afterAll(async () => {
   await origin?.stop();
 });
 
-for (const runtime of RUNTIMES) {
+for (const runtime of SERVERS) {
   describe(`${runtime}: EventSource in Chromium`, () => {
     let server: RunningServer;
     let page: Page;

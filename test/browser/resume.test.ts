@@ -18,7 +18,7 @@ import {
   type PageRecord,
 } from "../helpers/browser.ts";
 import { headerOf, startProxy, type TcpProxy } from "../helpers/proxy.ts";
-import { expectHealthy, postSubmit, RUNTIMES, startServer, waitForLog, type Runtime, type RunningServer } from "../helpers/server.ts";
+import { expectHealthy, postSubmit, SERVERS, startServer, waitForLog, type ServerKind, type RunningServer } from "../helpers/server.ts";
 import { submitToken, subscribeToken } from "../helpers/tokens.ts";
 
 const TOPIC = "feed";
@@ -31,7 +31,7 @@ interface Setup {
   readonly proxy: TcpProxy;
 }
 
-async function startBehindProxy(runtime: Runtime, env: Record<string, string>): Promise<Setup> {
+async function startBehindProxy(runtime: ServerKind, env: Record<string, string>): Promise<Setup> {
   // Debug logs say how each stream started ("stream opened", start: fresh/resumed/evicted).
   const server = await startServer(runtime, { env: { LOG_LEVEL: "debug", ...env } });
   try {
@@ -49,10 +49,10 @@ let origin: BlankOrigin;
  * start at once, with the browser (the slow part of this file is Chromium's reconnect
  * delay, not the start-up); each runtime's tests fail alone if its servers do not start.
  */
-const setups = new Map<Runtime, Promise<[Setup, Setup]>>();
+const setups = new Map<ServerKind, Promise<[Setup, Setup]>>();
 
 beforeAll(async () => {
-  for (const runtime of RUNTIMES) {
+  for (const runtime of SERVERS) {
     const pair = Promise.all([startBehindProxy(runtime, {}), startBehindProxy(runtime, { SSE_HISTORY_SIZE: "2" })]);
     pair.catch(() => {}); // reported by that runtime's tests
     setups.set(runtime, pair);
@@ -146,7 +146,7 @@ async function dropWhileOpen(page: Page, setup: Setup, k: number, n: number) {
   return { source, lastEventId: lastEventId!, opened };
 }
 
-for (const runtime of RUNTIMES) {
+for (const runtime of SERVERS) {
   describe(`${runtime}: a dropped stream in Chromium`, () => {
     let page: Page;
     let resumable: Setup;
