@@ -74,6 +74,17 @@ export class FakeConn implements ByteConn {
     return bytes.length;
   }
 
+  /** Lets stalled writes complete (and later ones through). */
+  releaseWrites(): void {
+    this.stallWrites = false;
+    this.#stalled.splice(0).forEach((wake) => wake());
+  }
+
+  /** Each write the server made, as latin1 text. */
+  get writes(): string[] {
+    return this.#written.map((b) => latin1.decode(b));
+  }
+
   close(): void {
     this.closed = true;
     this.#stalled.splice(0).forEach((wake) => wake());

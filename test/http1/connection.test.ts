@@ -134,6 +134,17 @@ describe("HTTP/1.1 connection", () => {
     expect(encodeChunk(frame)).toBe(encodeChunk(frame));
   });
 
+  test("frames that queued up during a slow write go out together in the next one, in order", async () => {
+    const { stream, conn } = await openStreaming();
+    conn.stallWrites = true;
+    stream.push("data: 1\n\n"); // taken at once; its write stalls
+    await Bun.sleep(5);
+    for (const n of [2, 3, 4]) stream.push(`data: ${n}\n\n`);
+    conn.releaseWrites();
+    await conn.waitFor((o) => o.includes("data: 4"));
+    expect(conn.writes.slice(-2)).toEqual(["9\r\ndata: 1\n\n\r\n", "9\r\ndata: 2\n\n\r\n9\r\ndata: 3\n\n\r\n9\r\ndata: 4\n\n\r\n"]);
+  });
+
   test("the client's close cancels a streaming body at once", async () => {
     const { stream, conn, served } = await openStreaming();
     conn.end();
