@@ -3,7 +3,7 @@
  * - `serve` (default): Deno.serve. Writes happen in Rust, so an event costs little CPU,
  *   but Deno allocates a 32 KiB buffer ring for every streamed response body (~59 KB per
  *   idle stream in all).
- * - `http1`: sse-server's own HTTP/1.1 server (src/http1) on Deno.listen: ~16 KB per idle
+ * - `http1`: sse-server's own HTTP/1.1 server (src/http1) on Deno.listen: ~15 KB per idle
  *   stream, but each write is an async op from JS, costing more CPU per event
  *   (BENCHMARKS.md has both measured).
  */
