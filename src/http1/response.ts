@@ -26,8 +26,8 @@ export function planResponse(response: Response, method: string, http11: boolean
   const status = response.status;
   const bodiless = method === "HEAD" || status === 204 || status === 304 || status < 200;
   if (bodiless) return { framing: "none", close: !keepAlive };
-  if (response.headers.has("content-length")) return { framing: "length", close: !keepAlive };
-  if (response.body === null) return { framing: "length", close: !keepAlive };
+  // A declared length is the app's; no body at all goes out as `content-length: 0`.
+  if (response.headers.has("content-length") || response.body === null) return { framing: "length", close: !keepAlive };
   // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
   return http11 ? { framing: "chunked", close: !keepAlive } : { framing: "close", close: true };
 }
