@@ -13,7 +13,7 @@ import { parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
 import { BodyTooLarge, BodyUnreadable, readBodyText } from "./read-body.ts";
 import { startFromShared, startStream, type StreamStart } from "./resume.ts";
 import { StartingSubscriber } from "./starting.ts";
-import { SubscriberStream, type EndReason } from "./stream.ts";
+import { eventStreamResponse, SubscriberStream, type EndReason } from "./stream.ts";
 import { TokenError, type Branca } from "./token/branca.ts";
 import { TransportUnavailable, type SharedHistory, type Transport } from "./transport/index.ts";
 
@@ -151,7 +151,7 @@ export function createApp(deps: AppDeps): Hono {
       streams: hub.subscriberCount,
       topics: hub.topicCount,
     });
-    return new Response(stream.body, { headers: STREAM_HEADERS });
+    return eventStreamResponse(stream, STREAM_HEADERS);
   }
 
   app.post("/submit", async (c) => {

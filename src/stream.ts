@@ -3,15 +3,40 @@
  * frames as the socket drains; frames it has not taken yet wait in the stream's queue,
  * and a subscriber that lets more than `maxBuffered` pile up is disconnected, never
  * silently skipped.
+ *
+ * A server that writes to sockets itself may instead take the stream over before anyone
+ * reads it (`claimableStream`, `claim`): frames then go to its `FrameWriter` as they are pushed,
+ * with no stream read, promise or queue per frame in between.
  */
 import type { Subscriber } from "./hub.ts";
 
 export type EndReason = "client" | "slow" | "server";
 
+/** Takes a claimed stream's frames synchronously, in order. */
+export interface FrameWriter {
+  /** Sends (or queues) one frame; returns how many frames wait unsent, this one included. */
+  write(frame: Uint8Array): number;
+  /** The server ended the stream: finish the response once what is queued has gone out. */
+  end(): void;
+  /** The subscriber fell too far behind: drop the connection now. */
+  abort(): void;
+}
+
+/** A claimed stream, as its writer's server sees it. */
+export interface ClaimedStream {
+  /** The client went away (or the write failed): the stream ends. */
+  clientGone(): void;
+}
+
 export class SubscriberStream implements Subscriber {
-  readonly body: ReadableStream<Uint8Array>;
   active = true;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #body: ReadableStream<Uint8Array> | undefined;
+  /** The body's controller while the body is read as a stream. */
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** The writer that took the stream over, once claimed (then there is no controller). */
+  #writer: FrameWriter | undefined;
+  /** Every frame queued so far, kept while the body may still be claimed (no reader yet). */
+  #unread: Uint8Array[] | undefined = [];
   #open = true;
   #maxBuffered: number;
   readonly #onEnd: (reason: EndReason) => void;
@@ -21,28 +46,34 @@ export class SubscriberStream implements Subscriber {
     this.#maxBuffered = maxBuffered;
     this.#onEnd = onEnd;
     // highWaterMark 0: desiredSize is minus the number of frames not yet taken.
-    this.body = new ReadableStream<Uint8Array>(
+    this.#body = new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
           this.#controller = controller;
-          controller.enqueue(opening);
         },
         cancel: () => this.#finish("client"),
       },
       { highWaterMark: 0 },
     );
+    this.#enqueue(opening);
+  }
+
+  /** The response body, for a server that reads it as a stream. */
+  get body(): ReadableStream<Uint8Array> {
+    if (!this.#body) throw new Error("the stream was claimed by a frame writer");
+    return this.#body;
   }
 
   push(frame: Uint8Array): void {
     if (!this.#open) return;
     this.active = true;
-    if (-(this.#controller.desiredSize ?? 0) >= this.#maxBuffered) {
-      // Erroring (not closing) drops the backlog now and aborts the connection.
-      this.#controller.error(new Error("subscriber too slow"));
-      this.#finish("slow");
-      return;
+    if (this.#writer) {
+      if (this.#writer.write(frame) > this.#maxBuffered) this.#tooSlow();
+    } else if (-(this.#controller!.desiredSize ?? 0) >= this.#maxBuffered) {
+      this.#tooSlow();
+    } else {
+      this.#enqueue(frame);
     }
-    this.#controller.enqueue(frame);
   }
 
   /**
@@ -50,14 +81,55 @@ export class SubscriberStream implements Subscriber {
    * against the bound for live events: the client has not had a chance to read yet.
    */
   replay(frames: readonly Uint8Array[]): void {
-    for (const frame of frames) this.#controller.enqueue(frame);
+    for (const frame of frames) {
+      if (this.#writer) this.#writer.write(frame);
+      else this.#enqueue(frame);
+    }
     this.#maxBuffered += frames.length;
   }
 
   end(): void {
     if (!this.#open) return;
-    this.#controller.close();
+    if (this.#writer) this.#writer.end();
+    else this.#controller!.close();
     this.#finish("server");
+  }
+
+  /**
+   * Hands the stream to `writer` if no one has started reading its body: the frames
+   * queued so far are written at once, later ones as they come. Undefined otherwise; a
+   * stream that has already ended stays with its ReadableStream, which knows how.
+   */
+  claim(writer: FrameWriter): ClaimedStream | undefined {
+    const unread = this.#unread;
+    if (!unread || !this.#open || !this.#body || this.#body.locked) return undefined;
+    // The abandoned stream and its queue are garbage once the Response is.
+    this.#unread = undefined;
+    this.#body = undefined;
+    this.#controller = undefined;
+    this.#writer = writer;
+    let waiting = 0;
+    for (const frame of unread) waiting = writer.write(frame);
+    if (waiting > this.#maxBuffered) this.#tooSlow();
+    return { clientGone: () => this.#finish("client") };
+  }
+
+  /** Only while the body is a stream (before a claim). */
+  #enqueue(frame: Uint8Array): void {
+    const unread = this.#unread;
+    if (unread) {
+      // Once a server reads the body, no one can claim it any more: stop keeping copies.
+      if (this.#body!.locked) this.#unread = undefined;
+      else unread.push(frame);
+    }
+    this.#controller!.enqueue(frame);
+  }
+
+  #tooSlow(): void {
+    if (this.#writer) this.#writer.abort();
+    // Erroring (not closing) drops the backlog now and aborts the connection.
+    else this.#controller!.error(new Error("subscriber too slow"));
+    this.#finish("slow");
   }
 
   #finish(reason: EndReason): void {
@@ -66,3 +138,22 @@ export class SubscriberStream implements Subscriber {
     this.#onEnd(reason);
   }
 }
+
+/** An event-stream response as a server that writes frames itself sees it. */
+export interface ClaimableStream {
+  /** The response's headers (its status is 200). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly stream: SubscriberStream;
+}
+
+const claimable = new WeakMap<Response, ClaimableStream>();
+
+/** The 200 Response for a subscriber stream; a server that writes frames itself can claim it. */
+export function eventStreamResponse(stream: SubscriberStream, headers: Readonly<Record<string, string>>): Response {
+  const response = new Response(stream.body, { headers });
+  claimable.set(response, { headers, stream });
+  return response;
+}
+
+/** The subscriber stream behind `response`, if it is one made by `eventStreamResponse`. */
+export const claimableStream = (response: Response): ClaimableStream | undefined => claimable.get(response);

@@ -4,7 +4,9 @@
  * (an event stream) one small read stays pending, so a client's close ends the response
  * body at once instead of at the next failed write.
  */
+import { claimableStream, type SubscriberStream } from "../stream.ts";
 import { RequestBody } from "./body.ts";
+import { ConnFrameWriter } from "./frame-writer.ts";
 import { findHeadEnd, HttpError, parseRequestHead, type RequestHead } from "./head.ts";
 import { ByteReader, writeAll, type ByteConn } from "./reader.ts";
 import { encodeChunk, encodeErrorResponse, encodeHead, LAST_CHUNK, planResponse, type ResponsePlan } from "./response.ts";
@@ -166,11 +168,31 @@ export class Connection {
       void response.body?.cancel().catch(() => {});
       return this.#writeQuietly(head);
     }
+    const claimable = plan.framing === "length" ? undefined : claimableStream(response);
+    const claimed = claimable && this.#writeClaimed(claimable.stream, head, plan);
+    if (claimed) return claimed;
     if (!(await this.#writeQuietly(head))) {
       void response.body.cancel().catch(() => {});
       return false;
     }
     return this.#writeBody(response.body.getReader(), plan);
+  }
+
+  /**
+   * An event stream taken over from its ReadableStream: frames are written as they are
+   * pushed. Undefined if it cannot be claimed (then it is read as a stream).
+   */
+  #writeClaimed(stream: SubscriberStream, head: Uint8Array, plan: ResponsePlan): Promise<boolean> | undefined {
+    const writer = new ConnFrameWriter(this.conn, head, plan.framing === "chunked", this.#abort);
+    const claimed = stream.claim(writer);
+    if (!claimed) return undefined;
+    const stopWatching = this.#watchForClose(() => writer.abort());
+    return writer.done.then((whole) => {
+      stopWatching();
+      // Cut off (client gone, write failed): the stream ends, unless it already has (too slow).
+      if (!whole) claimed.clientGone();
+      return whole;
+    });
   }
 
   async #writeBody(reader: ReadableStreamDefaultReader<Uint8Array>, plan: ResponsePlan): Promise<boolean> {

@@ -5,11 +5,29 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connectRaw, statusCodes } from "../helpers/raw-http.ts";
-import { eventsUrl, expectHealthy, SERVERS, startServer, type RunningServer } from "../helpers/server.ts";
+import { eventsUrl, expectHealthy, postSubmit, SERVERS, startServer, type RunningServer } from "../helpers/server.ts";
 import { openStream } from "../helpers/sse.ts";
 import { submitToken, subscribeToken } from "../helpers/tokens.ts";
 
 const count = (text: string, part: string) => text.split(part).length - 1;
+
+/** What follows a response's head. */
+const bodyOf = (received: string): string => received.slice(received.indexOf("\r\n\r\n") + 4);
+
+/** A chunked body's content; fails on a chunk whose size line or CRLF is wrong. */
+function decodeChunks(body: string): string {
+  let decoded = "";
+  let at = 0;
+  while (at < body.length) {
+    const lineEnd = body.indexOf("\r\n", at);
+    const size = Number.parseInt(body.slice(at, lineEnd), 16);
+    expect(body.slice(at, lineEnd)).toMatch(/^[0-9a-f]+$/i);
+    decoded += body.slice(lineEnd + 2, lineEnd + 2 + size);
+    expect(body.slice(lineEnd + 2 + size, lineEnd + 4 + size)).toBe("\r\n");
+    at = lineEnd + 4 + size;
+  }
+  return decoded;
+}
 
 for (const runtime of SERVERS) {
   describe(`${runtime}: HTTP/1.1`, () => {
@@ -66,6 +84,29 @@ for (const runtime of SERVERS) {
       expect(received.toLowerCase()).toContain("transfer-encoding: chunked\r\n");
       expect(received.toLowerCase()).toContain("content-type: text/event-stream");
       socket.close();
+    });
+
+    test("events on a raw stream: well-formed chunks on HTTP/1.1, the same bytes unframed on HTTP/1.0", async () => {
+      const path = `/events?token=${subscribeToken(["framing"])}`;
+      const [http11, http10] = await Promise.all([connectRaw(server.port), connectRaw(server.port)]);
+      http11.send(`GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      http10.send(`GET ${path} HTTP/1.0\r\nHost: a\r\n\r\n`);
+      await Promise.all([http11.until((r) => r.includes(": ok")), http10.until((r) => r.includes(": ok"))]);
+      const token = submitToken([
+        { topic: "framing", event: "a", data: "first" },
+        { topic: "framing", event: "b", data: "x".repeat(300) },
+      ]);
+      expect((await postSubmit(server, token)).status).toBe(200);
+      const [chunked, plain] = await Promise.all([
+        http11.until((r) => r.includes("x".repeat(300))),
+        http10.until((r) => r.includes("x".repeat(300))),
+      ]);
+      const body10 = bodyOf(plain);
+      expect(body10).toContain("event: a\ndata: first\n");
+      expect(decodeChunks(bodyOf(chunked))).toBe(body10);
+      expect(plain.slice(0, plain.indexOf("\r\n\r\n")).toLowerCase()).not.toContain("transfer-encoding");
+      http11.close();
+      http10.close();
     });
 
     test("garbage, oversized and truncated requests get a 4xx (or 505) or a close, and the server goes on", async () => {

@@ -3,6 +3,7 @@ import { Connection, type ConnectionOptions, type Fetch } from "../../src/http1/
 import { encodeChunk } from "../../src/http1/response.ts";
 import { DEFAULT_HTTP1_LIMITS, Http1Server } from "../../src/http1/server.ts";
 import type { ByteConn } from "../../src/http1/reader.ts";
+import { eventStreamResponse, SubscriberStream, type EndReason } from "../../src/stream.ts";
 import { FakeConn, statusLines } from "../helpers/byte-conn.ts";
 
 const encoder = new TextEncoder();
@@ -440,5 +441,83 @@ describe("HTTP/1.1 server", () => {
     await conn.waitFor((o) => o.includes("GET /after"));
     expect(errors).toHaveLength(1);
     server.closeAll();
+  });
+});
+
+/** Serves one subscriber stream (as the app makes it), with its ends recorded. */
+function serveSubscriber(request = "GET /events HTTP/1.1\r\nHost: a\r\n\r\n", maxBuffered = 100) {
+  const ends: EndReason[] = [];
+  const stream = new SubscriberStream(encoder.encode(": ok\n\n"), maxBuffered, (reason) => ends.push(reason));
+  const served = serve(() => eventStreamResponse(stream, { "content-type": "text/event-stream" }));
+  served.conn.send(request);
+  const push = (text: string) => stream.push(encoder.encode(text));
+  return { stream, ends, push, ...served };
+}
+
+describe("HTTP/1.1 connection, event streams written as they are pushed", () => {
+  test("head and opening go out together, then each frame as a chunk; end sends the last chunk and keeps the connection", async () => {
+    const { stream, conn, push } = serveSubscriber();
+    await conn.waitFor((o) => o.endsWith("6\r\n: ok\n\n\r\n"));
+    expect(conn.writes).toHaveLength(1);
+    expect(conn.output).toStartWith("HTTP/1.1 200 OK\r\n");
+    expect(conn.output).toContain("transfer-encoding: chunked\r\n");
+    await Bun.sleep(1); // the first write has completed
+    push("data: 1\n\n");
+    expect(conn.writes.at(-1)).toBe("9\r\ndata: 1\n\n\r\n"); // written during the push itself
+    stream.end();
+    await conn.waitFor((o) => o.endsWith("0\r\n\r\n"));
+    conn.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+    await conn.waitFor((o) => statusLines(o).length === 2);
+    expect(conn.closed).toBe(false);
+  });
+
+  test("frames pushed during a stuck write go out together, in order", async () => {
+    const { conn, push } = serveSubscriber();
+    await conn.waitFor((o) => o.includes(": ok"));
+    await Bun.sleep(1);
+    conn.stallWrites = true;
+    for (const n of [1, 2, 3]) push(`data: ${n}\n\n`);
+    conn.releaseWrites();
+    await conn.waitFor((o) => o.includes("data: 3"));
+    expect(conn.writes.slice(-2)).toEqual(["9\r\ndata: 1\n\n\r\n", "9\r\ndata: 2\n\n\r\n9\r\ndata: 3\n\n\r\n"]);
+  });
+
+  test("the client's close ends the stream as the client's, without a last chunk", async () => {
+    const { conn, served, ends } = serveSubscriber();
+    await conn.waitFor((o) => o.includes(": ok"));
+    conn.end();
+    await served;
+    expect(ends).toEqual(["client"]);
+    expect(conn.closed).toBe(true);
+    expect(conn.output).not.toContain("0\r\n\r\n");
+  });
+
+  test("a client that reads nothing is dropped (slow) once too many frames wait, though its write is stuck", async () => {
+    const { conn, served, ends, push } = serveSubscriber(undefined, 3);
+    await conn.waitFor((o) => o.includes(": ok"));
+    conn.stallWrites = true;
+    for (let i = 0; i < 6; i++) push(`data: ${i}\n\n`);
+    await served;
+    expect(ends).toEqual(["slow"]);
+    expect(conn.closed).toBe(true);
+  });
+
+  test("a failed write closes the connection and ends the stream", async () => {
+    const { conn, served, ends, push } = serveSubscriber();
+    await conn.waitFor((o) => o.includes(": ok"));
+    conn.failWrites = true;
+    push("data: lost\n\n");
+    await served;
+    expect(conn.closed).toBe(true);
+    expect(ends).toEqual(["client"]);
+  });
+
+  test("HTTP/1.0: frames go out as they are, no chunk framing", async () => {
+    const { conn, push } = serveSubscriber("GET /events HTTP/1.0\r\n\r\n");
+    await conn.waitFor((o) => o.endsWith("\r\n\r\n: ok\n\n"));
+    push("data: 1\n\n");
+    await conn.waitFor((o) => o.endsWith(": ok\n\ndata: 1\n\n"));
+    expect(conn.output).toContain("connection: close\r\n");
+    expect(conn.output).not.toContain("transfer-encoding");
   });
 });
