@@ -1,11 +1,15 @@
 /** Serving through node:http, by way of @hono/node-server. */
-import { serve } from "@hono/node-server";
-import type { Server } from "node:http";
-import type { Listen } from "../server.ts";
+import { serve, type Http2Bindings, type HttpBindings } from "@hono/node-server";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import { ServerResponse, type Server } from "node:http";
+import type { Socket } from "node:net";
+import { encodeChunk, LAST_CHUNK } from "../http1/response.ts";
+import type { FetchHandler, Listen } from "../server.ts";
+import { claimableStream, type FrameWriter } from "../stream.ts";
 
 export const listenWithNode: Listen = (fetch, config) =>
   new Promise((resolve) => {
-    const server = serve({ fetch, port: config.port, hostname: config.host }, (info) =>
+    const server = serve({ fetch: writingEventStreams(fetch), port: config.port, hostname: config.host }, (info) =>
       resolve({
         port: info.port,
         stopAccepting: () => void server.close(),
@@ -19,3 +23,69 @@ export const listenWithNode: Listen = (fetch, config) =>
     server.requestTimeout = 0;
     server.timeout = 0;
   });
+
+/**
+ * Event streams are written here, each frame to the socket as the hub pushes it, instead
+ * of @hono/node-server reading every body as a web stream and writing it through
+ * `ServerResponse`: per frame and subscriber, that is a read, promises, a microtask hop,
+ * a cork and a chunk header built as a string, which cost Node twice the socket write
+ * itself (BENCHMARKS.md). Here a frame's chunk is framed once for all its subscribers.
+ */
+const writingEventStreams =
+  (fetch: FetchHandler) =>
+  async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
+    const response = await fetch(request);
+    const claimable = claimableStream(response);
+    const out = env.outgoing;
+    // A client already gone is left to @hono/node-server, which cancels the body.
+    if (!claimable || !(out instanceof ServerResponse) || !out.socket || out.destroyed) return response;
+    const claimed = claimable.stream.claim(new SocketWriter(out, out.socket, claimable.headers));
+    if (!claimed) return response;
+    out.on("close", claimed.clientGone);
+    return RESPONSE_ALREADY_SENT;
+  };
+
+/** Writes a claimed stream's frames straight to the socket, after node:http sent the head. */
+class SocketWriter implements FrameWriter {
+  #headers: Readonly<Record<string, string>> | undefined;
+  #chunked = false;
+  /** Frames written since the socket's buffer last emptied below its mark. */
+  #waiting = 0;
+
+  constructor(
+    private readonly out: ServerResponse,
+    private readonly socket: Socket,
+    headers: Readonly<Record<string, string>>,
+  ) {
+    this.#headers = headers;
+  }
+
+  write(frame: Uint8Array): number {
+    if (this.#headers) this.#sendHead(this.#headers);
+    if (this.socket.write(this.#chunked ? encodeChunk(frame) : frame)) this.#waiting = 0;
+    else this.#waiting++;
+    return this.#waiting;
+  }
+
+  end(): void {
+    if (this.#chunked) {
+      this.socket.write(LAST_CHUNK);
+      this.out.chunkedEncoding = false; // written above: end() must not add its own
+    }
+    this.out.end();
+  }
+
+  abort(): void {
+    this.out.destroy();
+  }
+
+  /** node:http writes the head and decides the framing (chunked, or the connection's end for HTTP/1.0). */
+  #sendHead(headers: Readonly<Record<string, string>>): void {
+    this.#headers = undefined;
+    this.out.writeHead(200, headers);
+    this.out.flushHeaders();
+    // From here on the body bytes bypass ServerResponse, so its chunk framing is done here.
+    this.#chunked = this.out.chunkedEncoding;
+    this.socket.on("drain", () => void (this.#waiting = 0));
+  }
+}
