@@ -6,7 +6,7 @@
  */
 import { claimableStream, type SubscriberStream } from "../stream.ts";
 import { RequestBody } from "./body.ts";
-import { ConnFrameWriter } from "./frame-writer.ts";
+import { ConnFrameWriter, joinBytes } from "./frame-writer.ts";
 import { findHeadEnd, HttpError, parseRequestHead, type RequestHead } from "./head.ts";
 import { ByteReader, writeAll, type ByteConn } from "./reader.ts";
 import { encodeChunk, encodeErrorResponse, encodeHead, LAST_CHUNK, planResponse, type ResponsePlan } from "./response.ts";
@@ -313,22 +313,11 @@ async function takeQueued(
   while (size < MAX_BATCH_BYTES) {
     const ready = await Promise.race([next, notReady]);
     if (ready === NOT_READY) break;
-    if (ready.done) return { bytes: join(frames, size), done: true, next };
+    if (ready.done) return { bytes: joinBytes(frames, size), done: true, next };
     const framed = frame(ready.value);
     frames.push(framed);
     size += framed.length;
     next = reader.read();
   }
-  return { bytes: join(frames, size), done: false, next };
-}
-
-function join(frames: readonly Uint8Array[], size: number): Uint8Array {
-  if (frames.length === 1) return frames[0]!;
-  const joined = new Uint8Array(size);
-  let offset = 0;
-  for (const f of frames) {
-    joined.set(f, offset);
-    offset += f.length;
-  }
-  return joined;
+  return { bytes: joinBytes(frames, size), done: false, next };
 }

@@ -482,6 +482,22 @@ describe("HTTP/1.1 connection, event streams written as they are pushed", () => 
     expect(conn.writes.slice(-2)).toEqual(["9\r\ndata: 1\n\n\r\n", "9\r\ndata: 2\n\n\r\n9\r\ndata: 3\n\n\r\n"]);
   });
 
+  test("a long backlog goes out in writes of at most 64 KiB, in order", async () => {
+    const { conn, push } = serveSubscriber(undefined, 1000);
+    await conn.waitFor((o) => o.includes(": ok"));
+    await Bun.sleep(1);
+    conn.stallWrites = true;
+    const frames = Array.from({ length: 200 }, (_, i) => `data: ${String(i).padStart(3, "0")}${"x".repeat(1000)}\n\n`);
+    for (const frame of frames) push(frame);
+    const before = conn.writes.length;
+    conn.releaseWrites();
+    await conn.waitFor((o) => o.includes("data: 199"));
+    const writes = conn.writes.slice(before);
+    expect(writes.length).toBeGreaterThanOrEqual(4); // 200 KB at most 64 KiB at a time
+    for (const write of writes) expect(write.length).toBeLessThanOrEqual(64 * 1024);
+    expect(writes.join("")).toBe(frames.map((f) => `${f.length.toString(16)}\r\n${f}\r\n`).join(""));
+  });
+
   test("the client's close ends the stream as the client's, without a last chunk", async () => {
     const { conn, served, ends } = serveSubscriber();
     await conn.waitFor((o) => o.includes(": ok"));
