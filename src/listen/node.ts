@@ -39,7 +39,11 @@ const writingEventStreams =
     const out = env.outgoing;
     // A client already gone is left to @hono/node-server, which cancels the body.
     if (!claimable || !(out instanceof ServerResponse) || !out.socket || out.destroyed) return response;
-    const claimed = claimable.stream.claim(new SocketWriter(out, out.socket, claimable.headers));
+    const socket = out.socket;
+    // The head and the frames queued so far leave in one write, not one each.
+    socket.cork();
+    const claimed = claimable.stream.claim(new SocketWriter(out, socket, claimable.headers));
+    socket.uncork();
     if (!claimed) return response;
     out.on("close", claimed.clientGone);
     return RESPONSE_ALREADY_SENT;
