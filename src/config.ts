@@ -81,7 +81,7 @@ const schema = z.object({
   SSE_HISTORY_TTL: int(1, 7 * 86400, 300),
   SSE_HISTORY_MAX_BYTES: int(1024, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
-  SSE_DENO_SERVER: z.enum(DENO_SERVERS).default("serve"),
+  SSE_DENO_SERVER: z.enum(DENO_SERVERS).default("http1"),
   REDIS_URL: z
     .string()
     .trim()

@@ -14,9 +14,9 @@ describe("loadConfig", () => {
       tokenTtlSeconds: 86400,
       heartbeatSeconds: 15,
       logLevel: "info",
-      denoServer: "serve",
+      denoServer: "http1",
     });
-    expect(loadConfig({ SSE_SECRET: SECRET, SSE_DENO_SERVER: "http1" }).denoServer).toBe("http1");
+    expect(loadConfig({ SSE_SECRET: SECRET, SSE_DENO_SERVER: "serve" }).denoServer).toBe("serve");
   });
 
   test("base path: trailing slash optional, root is empty", () => {

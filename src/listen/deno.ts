@@ -1,11 +1,11 @@
 /**
  * Serving on Deno, one of two ways (SSE_DENO_SERVER):
- * - `serve` (default): Deno.serve. Writes happen in Rust, so an event costs little CPU,
- *   but Deno allocates a 32 KiB buffer ring for every streamed response body (~59 KB per
- *   idle stream in all).
- * - `http1`: sse-server's own HTTP/1.1 server (src/http1) on Deno.listen: ~15 KB per idle
- *   stream, but each write is an async op from JS, costing more CPU per event
- *   (BENCHMARKS.md has both measured).
+ * - `http1` (default): sse-server's own HTTP/1.1 server (src/http1) on Deno.listen:
+ *   ~14 KB per idle stream; each write is an async op from JS, so an event costs more
+ *   CPU per subscriber than through Deno.serve.
+ * - `serve`: Deno.serve. Writes happen in Rust, so an event costs little CPU, but Deno
+ *   allocates a 32 KiB buffer ring for every streamed response body (~59 KB per idle
+ *   stream in all). BENCHMARKS.md has both measured.
  */
 import { DEFAULT_HTTP1_LIMITS, Http1Server } from "../http1/server.ts";
 import type { Listen, Listener } from "../server.ts";
