@@ -74,6 +74,8 @@ export function createApp(deps: AppDeps): Hono {
     // A stream opened now would miss events and be ended at recovery anyway.
     if (!transport.ready) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
     const { topics } = parseSubscribe(openToken(c.req.query("token")), config);
+    // Hono answers HEAD through this GET route and drops the body unread: open no stream.
+    if (c.req.method === "HEAD") return new Response(null, { headers: STREAM_HEADERS });
     // A reconnecting EventSource sends the header; it is newer than any id in the URL.
     const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId") || undefined;
     const shared = transport.sharedHistory;

@@ -34,6 +34,10 @@ for (const runtime of SERVERS) {
     let server: RunningServer;
     beforeAll(async () => void (server = await startServer(runtime, { env: { SSE_HEARTBEAT: "3600" } })));
     afterAll(() => server.stop());
+    const openStreams = async (): Promise<number> => {
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(/^sse_open_streams (\d+)$/m.exec(metrics)?.[1]);
+    };
 
     test("keep-alive: requests one after another on one connection", async () => {
       const socket = await connectRaw(server.port);
@@ -107,6 +111,23 @@ for (const runtime of SERVERS) {
       expect(plain.slice(0, plain.indexOf("\r\n\r\n")).toLowerCase()).not.toContain("transfer-encoding");
       http11.close();
       http10.close();
+    });
+
+    test("HEAD of a stream: its head, no body, the connection goes on, and no stream is opened", async () => {
+      const socket = await connectRaw(server.port);
+      socket.send(`HEAD /events?token=${subscribeToken(["head"])} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      const head = await socket.until((r) => r.includes("\r\n\r\n"));
+      expect(statusCodes(head)).toEqual([200]);
+      expect(head.toLowerCase()).toContain("content-type: text/event-stream");
+      socket.send("GET /ping HTTP/1.1\r\nHost: a\r\n\r\n");
+      const both = await socket.until((r) => r.includes("pong"));
+      expect(statusCodes(both)).toEqual([200, 200]);
+      expect(both).not.toContain(": ok");
+      // Checked while the connection is open: no stream may sit waiting for its close.
+      const deadline = Date.now() + 2000;
+      while ((await openStreams()) !== 0 && Date.now() < deadline) await Bun.sleep(50);
+      expect(await openStreams()).toBe(0);
+      socket.close();
     });
 
     test("garbage, oversized and truncated requests get a 4xx (or 505) or a close, and the server goes on", async () => {
