@@ -1,14 +1,14 @@
 /**
  * Serving on Deno, one of two ways (SSE_DENO_SERVER):
- * - `http1` (default): sse-server's own HTTP/1.1 server (src/http1) on Deno.listen:
- *   ~14 KB per idle stream; each write is an async op from JS, so an event costs more
- *   CPU per subscriber than through Deno.serve.
+ * - `http1` (default): sse-server's own HTTP/1.1 server (src/http1) on `node:net`
+ *   sockets (./net-source.ts): ~15 KB per idle stream.
  * - `serve`: Deno.serve. Writes happen in Rust, so an event costs little CPU, but Deno
  *   allocates a 32 KiB buffer ring for every streamed response body (~59 KB per idle
  *   stream in all). BENCHMARKS.md has both measured.
  */
 import { DEFAULT_HTTP1_LIMITS, Http1Server } from "../http1/server.ts";
 import type { Listen, Listener } from "../server.ts";
+import { listenNet } from "./net-source.ts";
 
 export const listenWithDeno: Listen = (fetch, config, logger) =>
   config.denoServer === "http1" ? listenWithHttp1(fetch, config, logger) : listenWithDenoServe(fetch, config, logger);
@@ -34,35 +34,13 @@ const listenWithDenoServe: Listen = (fetch, config) =>
     );
   });
 
-const listenWithHttp1: Listen = (fetch, config, logger): Listener => {
-  const listener = Deno.listen({ hostname: config.host, port: config.port });
-  const source = {
-    accept: async () => {
-      const conn = await listener.accept();
-      try {
-        // Event frames are small and must leave at once, not wait for Nagle's algorithm.
-        conn.setNoDelay(true);
-      } catch (error) {
-        conn.close(); // gone already
-        throw error;
-      }
-      return conn;
-    },
-    close: () => listener.close(),
-  };
+const listenWithHttp1: Listen = async (fetch, config, logger): Promise<Listener> => {
+  const { port, source } = await listenNet(config.host, config.port);
   const server = new Http1Server(source, fetch, {
     ...DEFAULT_HTTP1_LIMITS,
     onAppError: (error) => logger.error("request handler failed", { error: String(error) }),
     onAcceptError: (error) => logger.error("accepting a connection failed", { error: String(error) }),
-    isConnectionError: (error) =>
-      error instanceof Deno.errors.NotConnected ||
-      error instanceof Deno.errors.ConnectionReset ||
-      error instanceof Deno.errors.ConnectionAborted,
   });
   void server.acceptLoop();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    stopAccepting: () => server.stopAccepting(),
-    close: () => server.closeAll(),
-  };
+  return { port, stopAccepting: () => server.stopAccepting(), close: () => server.closeAll() };
 };
