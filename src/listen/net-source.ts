@@ -20,10 +20,10 @@ export class SocketConn implements ByteConn {
   #ended = false;
   #wake: (() => void) | undefined;
 
+  /** `socket` comes paused (see `listenNet`): nothing is read before it is asked for. */
   constructor(private readonly socket: net.Socket) {
     // Event frames are small and must leave at once, not wait for Nagle's algorithm.
     socket.setNoDelay(true);
-    socket.pause();
     socket.on("data", (bytes: Uint8Array) => {
       this.#received.push(bytes);
       socket.pause();
@@ -84,7 +84,7 @@ export class SocketConn implements ByteConn {
 
 /** Listens on `host:port`; resolves with the bound port and the accepted connections. */
 export function listenNet(host: string, port: number): Promise<{ port: number; source: ConnSource }> {
-  const server = net.createServer();
+  const server = net.createServer({ pauseOnConnect: true });
   const waiting: { resolve: (conn: ByteConn) => void; reject: (error: Error) => void }[] = [];
   const accepted: ByteConn[] = [];
   let closed = false;
