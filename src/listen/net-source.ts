@@ -85,8 +85,24 @@ export class SocketConn implements ByteConn {
 /** Listens on `host:port`; resolves with the bound port and the accepted connections. */
 export function listenNet(host: string, port: number): Promise<{ port: number; source: ConnSource }> {
   const server = net.createServer({ pauseOnConnect: true });
-  const waiting: { resolve: (conn: ByteConn) => void; reject: (error: Error) => void }[] = [];
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve({ port: (server.address() as net.AddressInfo).port, source: netSource(server) });
+    });
+  });
+}
+
+/**
+ * The connections of a listening `server`, one `accept` at a time. A failure to accept
+ * (e.g. out of file descriptors), which node:net reports as the server's "error", is the
+ * next `accept`'s rejection: reported and retried by the caller, never a crash.
+ */
+export function netSource(server: net.Server): ConnSource {
+  const waiting: { resolve: (conn: ByteConn) => void; reject: (error: unknown) => void }[] = [];
   const accepted: ByteConn[] = [];
+  let failure: unknown;
   let closed = false;
   server.on("connection", (socket) => {
     const conn = new SocketConn(socket);
@@ -94,11 +110,22 @@ export function listenNet(host: string, port: number): Promise<{ port: number; s
     if (taker) taker.resolve(conn);
     else accepted.push(conn);
   });
-  const source: ConnSource = {
+  server.on("error", (error) => {
+    const taker = waiting.shift();
+    if (taker) taker.reject(error);
+    else failure = error;
+  });
+  return {
     accept: () => {
       if (closed) return Promise.reject(new ConnectionClosed());
       const next = accepted.shift();
-      return next ? Promise.resolve(next) : new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+      if (next) return Promise.resolve(next);
+      if (failure !== undefined) {
+        const error = failure;
+        failure = undefined;
+        return Promise.reject(error);
+      }
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
     },
     close: () => {
       if (closed) return;
@@ -108,11 +135,4 @@ export function listenNet(host: string, port: number): Promise<{ port: number; s
       for (const taker of waiting.splice(0)) taker.reject(new ConnectionClosed());
     },
   };
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve({ port: (server.address() as net.AddressInfo).port, source });
-    });
-  });
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import net from "node:net";
 import type { ByteConn } from "../../src/http1/reader.ts";
 import type { ConnSource } from "../../src/http1/server.ts";
-import { listenNet } from "../../src/listen/net-source.ts";
+import { listenNet, netSource } from "../../src/listen/net-source.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -86,6 +86,24 @@ describe("node:net sockets as byte connections", () => {
     source.close();
     await expect(pending).rejects.toThrow("connection closed");
     await expect(source.accept()).rejects.toThrow("connection closed");
+  });
+
+  test("a failure to accept (the server's error) rejects one accept, then accepting goes on", async () => {
+    const server = net.createServer({ pauseOnConnect: true });
+    const source = netSource(server);
+    const { port } = await new Promise<net.AddressInfo>((resolve) =>
+      server.listen(0, "127.0.0.1", () => resolve(server.address() as net.AddressInfo)),
+    );
+    const client = net.connect(port, "127.0.0.1");
+    client.on("error", () => {});
+    open = { source, clients: [client] };
+    const emfile = Object.assign(new Error("accept EMFILE"), { code: "EMFILE" });
+    const first = source.accept(); // waiting when the error comes
+    server.emit("error", emfile);
+    await expect(first).rejects.toBe(emfile);
+    server.emit("error", emfile); // no one waiting: kept for the next accept
+    await expect(source.accept()).rejects.toBe(emfile);
+    expect(await source.accept()).toBeDefined(); // the client's connection
   });
 
   test("a port in use is an error, not a hang", async () => {
