@@ -33,21 +33,27 @@ export const listenWithNode: Listen = (fetch, config) =>
  */
 const writingEventStreams =
   (fetch: FetchHandler) =>
-  async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
-    const response = await fetch(request);
-    const claimable = claimableStream(response);
-    const out = env.outgoing;
-    // A client already gone is left to @hono/node-server, which cancels the body.
-    if (!claimable || !(out instanceof ServerResponse) || !out.socket || out.destroyed) return response;
-    const socket = out.socket;
-    // The head and the frames queued so far leave in one write, not one each.
-    socket.cork();
-    const claimed = claimable.stream.claim(new SocketWriter(out, socket, claimable.headers));
-    socket.uncork();
-    if (!claimed) return response;
-    out.on("close", claimed.clientGone);
-    return RESPONSE_ALREADY_SENT;
+  (request: Request, env: HttpBindings | Http2Bindings): Response | Promise<Response> => {
+    const response = fetch(request);
+    // A Response given synchronously stays so: node-server writes those on a faster path.
+    return response instanceof Promise ? response.then((r) => takeOver(r, env)) : takeOver(response, env);
   };
+
+/** Writes `response` here if it is an event stream (then node-server is told it was sent). */
+function takeOver(response: Response, env: HttpBindings | Http2Bindings): Response {
+  const claimable = claimableStream(response);
+  const out = env.outgoing;
+  // A client already gone is left to @hono/node-server, which cancels the body.
+  if (!claimable || !(out instanceof ServerResponse) || !out.socket || out.destroyed) return response;
+  const socket = out.socket;
+  // The head and the frames queued so far leave in one write, not one each.
+  socket.cork();
+  const claimed = claimable.stream.claim(new SocketWriter(out, socket, claimable.headers));
+  socket.uncork();
+  if (!claimed) return response;
+  out.on("close", claimed.clientGone);
+  return RESPONSE_ALREADY_SENT;
+}
 
 /** Writes a claimed stream's frames straight to the socket, after node:http sent the head. */
 class SocketWriter implements FrameWriter {
