@@ -4,7 +4,7 @@
  * arrays unless configured otherwise), so every struct is accepted in both forms,
  * strings as str (old-style raw included) or as bin holding UTF-8, unknown keys ignored.
  */
-import { decode as decodeMsgpack } from "@msgpack/msgpack";
+import { Decoder } from "@msgpack/msgpack";
 import { z } from "zod";
 import type { SseEvent } from "./sse.ts";
 
@@ -51,12 +51,14 @@ function struct<T extends z.ZodRawShape>(shape: T) {
   return z.preprocess(named, z.object(shape, { error: `expected a map or an array of ${keys.join(", ")}` }));
 }
 
-const subscribeSchema = struct({ topics: z.array(singleLine) });
+/** The zod schemas define what is valid and word every rejection. */
+export const subscribeSchema = struct({ topics: z.array(singleLine) });
 const eventSchema = struct({ topic: singleLine, event: singleLine, data: text });
-const submitSchema = struct({ events: z.array(eventSchema) });
+export const submitSchema = struct({ events: z.array(eventSchema) });
 
 export function parseSubscribe(payload: Uint8Array, limits: Limits): SubscribeRequest {
-  const { topics } = validate(subscribeSchema, payload);
+  const value = decodePayload(payload);
+  const topics = readTopics(value) ?? validate(subscribeSchema, value).topics;
   const distinct = [...new Set(topics)];
   if (distinct.length > limits.maxTopicsPerToken) {
     throw new PayloadError(`too many topics: ${distinct.length} > ${limits.maxTopicsPerToken}`);
@@ -65,7 +67,8 @@ export function parseSubscribe(payload: Uint8Array, limits: Limits): SubscribeRe
 }
 
 export function parseSubmit(payload: Uint8Array, limits: Limits): SubmitRequest {
-  const { events } = validate(submitSchema, payload);
+  const value = decodePayload(payload);
+  const events = readEvents(value) ?? validate(submitSchema, value).events;
   if (events.length > limits.maxEventsPerSubmit) {
     throw new PayloadError(`too many events: ${events.length} > ${limits.maxEventsPerSubmit}`);
   }
@@ -78,15 +81,69 @@ export function parseSubmit(payload: Uint8Array, limits: Limits): SubmitRequest 
   return { events };
 }
 
-function validate<T>(schema: z.ZodType<T>, payload: Uint8Array): T {
-  const result = schema.safeParse(decodePayload(payload));
+function validate<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw new PayloadError(`invalid payload: ${describeIssue(result.error)}`);
 }
 
-function decodePayload(payload: Uint8Array): unknown {
+// The hot path (every connect, every submitted event): the same rules as the schemas,
+// read by hand, without zod's per-value work. Anything they do not accept outright is
+// `undefined` and goes to the schema, which decides and words the error.
+
+function readTopics(value: unknown): string[] | undefined {
+  const topics = field(value, 0, "topics");
+  if (!Array.isArray(topics)) return undefined;
+  const out = new Array<string>(topics.length);
+  for (let i = 0; i < topics.length; i++) {
+    const topic = readText(topics[i], true);
+    if (topic === undefined) return undefined;
+    out[i] = topic;
+  }
+  return out;
+}
+
+function readEvents(value: unknown): SseEvent[] | undefined {
+  const events = field(value, 0, "events");
+  if (!Array.isArray(events)) return undefined;
+  const out = new Array<SseEvent>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    const topic = readText(field(e, 0, "topic"), true);
+    const event = readText(field(e, 1, "event"), true);
+    const data = readText(field(e, 2, "data"), false);
+    if (topic === undefined || event === undefined || data === undefined) return undefined;
+    out[i] = { topic, event, data };
+  }
+  return out;
+}
+
+/** A struct's field, from rmp_serde's positional array or a decoded map. */
+function field(value: unknown, index: number, name: string): unknown {
+  if (Array.isArray(value)) return value[index];
+  if (typeof value !== "object" || value === null || ArrayBuffer.isView(value)) return undefined;
+  return Object.hasOwn(value, name) ? (value as Record<string, unknown>)[name] : undefined;
+}
+
+const LF = 10;
+const CR = 13;
+
+function readText(value: unknown, singleLine: boolean): string | undefined {
+  if (!(value instanceof Uint8Array)) return undefined;
+  if (singleLine && (value.includes(LF) || value.includes(CR))) return undefined;
   try {
-    return decodeMsgpack(payload, { rawStrings: true, mapKeyConverter: keyToString });
+    return utf8.decode(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** One decoder for all payloads (it copes with re-entry by cloning itself). */
+const msgpack = new Decoder({ rawStrings: true, mapKeyConverter: keyToString });
+
+export function decodePayload(payload: Uint8Array): unknown {
+  try {
+    return msgpack.decode(payload);
   } catch {
     throw new PayloadError("payload is not valid msgpack");
   }

@@ -1,6 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import { encode } from "@msgpack/msgpack";
-import { parseSubmit, parseSubscribe, PayloadError, type Limits } from "../src/protocol.ts";
+import fc from "fast-check";
+import type { z } from "zod";
+import {
+  decodePayload,
+  parseSubmit,
+  parseSubscribe,
+  PayloadError,
+  submitSchema,
+  subscribeSchema,
+  type Limits,
+} from "../src/protocol.ts";
 import { encodeOldStyle } from "./helpers/tokens.ts";
 
 const limits: Limits = { maxTopicsPerToken: 4, maxEventsPerSubmit: 3, maxEventBytes: 64 };
@@ -117,5 +127,65 @@ describe("parseSubmit", () => {
 
   test("an empty submission is valid", () => {
     expect(parseSubmit(encode({ events: [] }), limits).events).toEqual([]);
+  });
+});
+
+describe("the hand-read fast path accepts exactly what the schemas accept", () => {
+  const roomy: Limits = { maxTopicsPerToken: 1_000, maxEventsPerSubmit: 1_000, maxEventBytes: 1_000_000 };
+  // Strings near the rules: line breaks, invalid UTF-8 as bin, non-strings.
+  const text = fc.oneof(
+    fc.string({ maxLength: 6 }),
+    fc.constantFrom("a\nb", "\r", "é", ""),
+    fc.uint8Array({ maxLength: 4 }),
+    fc.constantFrom(new Uint8Array([0xc3, 0x28]), new Uint8Array([10]), 1, null, true),
+  );
+  const struct = (fields: Record<string, fc.Arbitrary<unknown>>) =>
+    fc.oneof(
+      fc.record(fields, { requiredKeys: [] }),
+      fc.tuple(...Object.values(fields)),
+      fc.tuple(...Object.values(fields), fc.anything()),
+      fc.record({ ...fields, extra: fc.anything() }),
+    );
+  const list = <T>(item: fc.Arbitrary<T>) => fc.oneof(fc.array(item, { maxLength: 4 }), text);
+  const event = struct({ topic: text, event: text, data: text });
+  const outcome = (parse: () => unknown) => {
+    try {
+      return { ok: parse() };
+    } catch (error) {
+      if (!(error instanceof PayloadError)) throw error;
+      return { rejected: error.message };
+    }
+  };
+
+  /** What the schema alone says (msgpack that does not decode is a rejection either way). */
+  const bySchema = <T>(schema: z.ZodType<T>, payload: Uint8Array) => {
+    const decoded = outcome(() => decodePayload(payload));
+    return "ok" in decoded ? schema.safeParse(decoded.ok) : { success: false as const };
+  };
+
+  test("subscribe payloads", () => {
+    fc.assert(
+      fc.property(fc.oneof(struct({ topics: list(text) }), fc.anything()), (value) => {
+        const payload = encode(value);
+        const viaSchema = bySchema(subscribeSchema, payload);
+        const got = outcome(() => parseSubscribe(payload, roomy));
+        if (!viaSchema.success) return "rejected" in got;
+        return "ok" in got && expect(got.ok).toEqual({ topics: [...new Set(viaSchema.data.topics)] }) === undefined;
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  test("submit payloads", () => {
+    fc.assert(
+      fc.property(fc.oneof(struct({ events: list(event) }), fc.anything()), (value) => {
+        const payload = encode(value);
+        const viaSchema = bySchema(submitSchema, payload);
+        const got = outcome(() => parseSubmit(payload, roomy));
+        if (!viaSchema.success) return "rejected" in got;
+        return "ok" in got && expect(got.ok).toEqual({ events: viaSchema.data.events }) === undefined;
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
