@@ -9,7 +9,7 @@ import { RequestBody } from "./body.ts";
 import { ConnFrameWriter, joinBytes } from "./frame-writer.ts";
 import { findHeadEnd, HttpError, parseRequestHead, type RequestHead } from "./head.ts";
 import { ByteReader, writeAll, type ByteConn } from "./reader.ts";
-import { encodeChunk, encodeErrorResponse, encodeHead, LAST_CHUNK, planResponse, type ResponsePlan } from "./response.ts";
+import { encodeChunk, encodeErrorResponse, encodeHead, encodeStreamHead, LAST_CHUNK, planResponse, type ResponsePlan } from "./response.ts";
 
 export type Fetch = (request: Request) => Response | Promise<Response>;
 
@@ -163,14 +163,14 @@ export class Connection {
 
   /** Writes head and body; false if the body could not be sent whole. */
   async #writeResponse(response: Response, plan: ResponsePlan): Promise<boolean> {
-    const head = encodeHead(response, plan);
     if (plan.framing === "none" || response.body === null) {
       void response.body?.cancel().catch(() => {});
-      return this.#writeQuietly(head);
+      return this.#writeQuietly(encodeHead(response, plan));
     }
     const claimable = plan.framing === "length" ? undefined : claimableStream(response);
-    const claimed = claimable && this.#writeClaimed(claimable.stream, head, plan);
+    const claimed = claimable && this.#writeClaimed(claimable.stream, encodeStreamHead(claimable.headers, plan), plan);
     if (claimed) return claimed;
+    const head = encodeHead(response, plan);
     if (!(await this.#writeQuietly(head))) {
       void response.body.cancel().catch(() => {});
       return false;

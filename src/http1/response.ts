@@ -34,15 +34,48 @@ export function planResponse(response: Response, method: string, http11: boolean
 
 /** The status line and header section of `response`, framed as `plan` says. */
 export function encodeHead(response: Response, plan: ResponsePlan): Uint8Array {
-  let head = `HTTP/1.1 ${response.status} ${REASONS[response.status] ?? "Unknown"}\r\ndate: ${httpDate()}\r\n`;
-  for (const [name, value] of response.headers) {
+  const zeroLength = plan.framing === "length" && response.body === null && !response.headers.has("content-length");
+  return encodeHeadLines(response.status, response.headers, plan, zeroLength);
+}
+
+let lastStreamHead:
+  | { headers: object; framing: ResponseFraming; close: boolean; date: string; bytes: Uint8Array }
+  | undefined;
+
+/**
+ * The head of a 200 event stream whose headers are `headers` (a claimed stream's; the same
+ * object for every stream). Built once per second and framing, not per connection: reading
+ * a Response's Headers back costs Deno more than the rest of the head.
+ */
+export function encodeStreamHead(headers: Readonly<Record<string, string>>, plan: ResponsePlan): Uint8Array {
+  const date = httpDate();
+  const last = lastStreamHead;
+  if (last?.headers === headers && last.framing === plan.framing && last.close === plan.close && last.date === date) {
+    return last.bytes;
+  }
+  // As a Headers object lists them: lower-case names, sorted.
+  const lines = Object.entries(headers)
+    .map(([name, value]): [string, string] => [name.toLowerCase(), value])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const bytes = encodeHeadLines(200, lines, plan, false);
+  lastStreamHead = { headers, framing: plan.framing, close: plan.close, date, bytes };
+  return bytes;
+}
+
+function encodeHeadLines(
+  status: number,
+  headers: Iterable<[string, string]>,
+  plan: ResponsePlan,
+  zeroLength: boolean,
+): Uint8Array {
+  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\ndate: ${httpDate()}\r\n`;
+  for (const [name, value] of headers) {
     // Framing and connection handling are this layer's, never the app's.
     if (name === "connection" || name === "transfer-encoding" || name === "keep-alive") continue;
     head += `${name}: ${value}\r\n`;
   }
   if (plan.framing === "chunked") head += "transfer-encoding: chunked\r\n";
-  if (plan.framing === "length" && response.body === null && !response.headers.has("content-length"))
-    head += "content-length: 0\r\n";
+  if (zeroLength) head += "content-length: 0\r\n";
   if (plan.close) head += "connection: close\r\n";
   return encoder.encode(`${head}\r\n`);
 }
