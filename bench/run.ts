@@ -24,7 +24,8 @@
  *   --fanout-step-ms 2000
  *   --json FILE                     write every run's raw numbers
  *   --md FILE                       also write the results table (markdown) to FILE
- *   --profile DIR                   Bun/Node servers write a CPU profile (.cpuprofile) to DIR
+ *   --profile DIR                   the servers write a CPU profile (.cpuprofile) to DIR (Deno's is
+ *                                   recorded through its inspector by bench/inspector-profile.ts)
  *   --report A.json,B.json          only print the table of earlier --json files
  *
  * The driver installs nothing: if nginx or the Nchan module is missing it says how to
@@ -112,17 +113,23 @@ interface Target {
 
 
 /** With --profile DIR, Bun and Node servers write a CPU profile there when they stop. */
-const PROFILE_FLAGS: Record<Runtime, (dir: string) => string[]> = {
+const PROFILE_FLAGS: Record<"bun" | "node", (dir: string) => string[]> = {
   bun: (dir) => ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-md"],
   node: (dir) => ["--cpu-prof", `--cpu-prof-dir=${dir}`],
-  deno: () => [],
 };
 
+/** The server's command line; with --profile, Deno (which has no --cpu-prof) opens its inspector. */
+function serverArgs(runtime: Runtime, inspect: string | undefined): string[] {
+  const [, ...rest] = SERVER_COMMANDS[runtime];
+  if (!opts.profile) return rest;
+  if (runtime === "deno") return [rest[0]!, `--inspect=${inspect}`, ...rest.slice(1)]; // after `run`
+  return [...PROFILE_FLAGS[runtime](opts.profile), ...rest];
+}
+
 async function startOurs(runtime: Runtime): Promise<Target> {
-  const [command, ...rest] = SERVER_COMMANDS[runtime];
-  const args = opts.profile ? [...PROFILE_FLAGS[runtime](opts.profile), ...rest] : rest;
+  const inspect = opts.profile && runtime === "deno" ? `${HOST}:${await freePort(HOST)}` : undefined;
   const child = track(
-    spawn(command!, args, {
+    spawn(SERVER_COMMANDS[runtime][0]!, serverArgs(runtime, inspect), {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? "",
@@ -157,7 +164,37 @@ async function startOurs(runtime: Runtime): Promise<Target> {
     30_000,
     `${runtime} server start`,
   );
-  return { name: runtime, port, pid: child.pid!, mode: "ours", stop: () => stopChild(child) };
+  const stopRecording = inspect ? await recordThroughInspector(inspect) : async () => {};
+  const stop = async () => {
+    await stopRecording();
+    await stopChild(child);
+  };
+  return { name: runtime, port, pid: child.pid!, mode: "ours", stop };
+}
+
+/** Records a CPU profile through the inspector at `address` until the returned function is called. */
+async function recordThroughInspector(address: string): Promise<() => Promise<void>> {
+  mkdirSync(opts.profile, { recursive: true });
+  const out = join(opts.profile, `deno-${Date.now()}.cpuprofile`);
+  const recorder = track(
+    spawn(SERVER_COMMANDS.bun[0]!, ["bench/inspector-profile.ts", address, out], {
+      cwd: ROOT,
+      stdio: ["pipe", "pipe", "inherit"],
+    }),
+  );
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      recorder.once("exit", (code) => reject(new Error(`the profile recorder exited (${code})`)));
+      createInterface({ input: recorder.stdout! }).on("line", (line) => line === "recording" && resolve());
+    }),
+    15_000,
+    "profile recorder start",
+  );
+  return async () => {
+    const exited = new Promise<void>((resolve) => recorder.once("exit", () => resolve()));
+    recorder.stdin!.end();
+    await withTimeout(exited, 30_000, "profile recorder writing").catch(() => stopChild(recorder));
+  };
 }
 
 function nchanMissing(): string | undefined {
