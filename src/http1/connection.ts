@@ -6,7 +6,7 @@
  */
 import { claimableStream, type SubscriberStream } from "../stream.ts";
 import { RequestBody } from "./body.ts";
-import { ConnFrameWriter, joinBytes } from "./frame-writer.ts";
+import { ConnFrameWriter } from "./frame-writer.ts";
 import { findHeadEnd, HttpError, parseRequestHead, type RequestHead } from "./head.ts";
 import { ByteReader, writeAll, type ByteConn } from "./reader.ts";
 import { encodeChunk, encodeErrorResponse, encodeHead, encodeStreamHead, LAST_CHUNK, planResponse, type ResponsePlan } from "./response.ts";
@@ -204,29 +204,24 @@ export class Connection {
     // A write can wait forever on a client that reads nothing; the body's error must still end it.
     reader.closed.catch(this.#abort);
     const frame = plan.framing === "chunked" ? encodeChunk : (bytes: Uint8Array) => bytes;
-    let pending = reader.read();
     try {
       for (;;) {
-        let batch: Batch;
+        let next: Awaited<ReturnType<typeof reader.read>>;
         try {
-          batch = await takeQueued(reader, await pending, frame);
+          next = await reader.read();
         } catch {
-          return false; // the body failed (e.g. a subscriber too slow): end without a clean end
-        }
-        pending = batch.next;
-        if (batch.bytes.length > 0) {
-          try {
-            // One write for everything that was waiting: under load, fewer (costly) write calls.
-            const written = await this.conn.write(batch.bytes);
-            if (written < batch.bytes.length) await writeAll(this.conn, batch.bytes.subarray(written));
-          } catch {
-            this.close();
-            void reader.cancel().catch(() => {});
-            return false;
-          }
+          return false; // the body failed: end without a clean end
         }
         // Cut off by the client's close: not a complete response, so no last chunk.
-        if (batch.done) return !clientGone && (plan.framing === "chunked" ? this.#writeQuietly(LAST_CHUNK) : true);
+        if (next.done) return !clientGone && (plan.framing === "chunked" ? this.#writeQuietly(LAST_CHUNK) : true);
+        if (next.value.length === 0) continue; // an empty chunk would read as the last one
+        try {
+          await writeAll(this.conn, frame(next.value));
+        } catch {
+          this.close();
+          void reader.cancel().catch(() => {});
+          return false;
+        }
       }
     } finally {
       stopWatching();
@@ -279,45 +274,3 @@ function toRequest(head: RequestHead, body: RequestBody): Request {
 
 const isLineEnd = (byte: number): boolean => byte === 10 || byte === 13;
 
-type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
-
-interface Batch {
-  /** The frames to write now, joined. */
-  readonly bytes: Uint8Array;
-  /** The body has ended (after these bytes). */
-  readonly done: boolean;
-  /** The read to wait for next. */
-  readonly next: Promise<ReadResult>;
-}
-
-const NOT_READY = Symbol("not ready");
-const notReady = Promise.resolve(NOT_READY);
-/** A batch stops growing here, so one slow client's backlog goes out in bounded writes. */
-const MAX_BATCH_BYTES = 64 * 1024;
-const EMPTY_BYTES = new Uint8Array(0);
-
-/**
- * `first` and every frame already queued behind it (a read of a non-empty queue is settled
- * at once, so it wins the race against `notReady`; an empty queue leaves the read pending).
- * The usual case, one frame, is returned as it is: no copy.
- */
-async function takeQueued(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  first: ReadResult,
-  frame: (bytes: Uint8Array) => Uint8Array,
-): Promise<Batch> {
-  if (first.done) return { bytes: EMPTY_BYTES, done: true, next: Promise.resolve(first) };
-  const frames = [frame(first.value)];
-  let size = frames[0]!.length;
-  let next = reader.read();
-  while (size < MAX_BATCH_BYTES) {
-    const ready = await Promise.race([next, notReady]);
-    if (ready === NOT_READY) break;
-    if (ready.done) return { bytes: joinBytes(frames, size), done: true, next };
-    const framed = frame(ready.value);
-    frames.push(framed);
-    size += framed.length;
-    next = reader.read();
-  }
-  return { bytes: joinBytes(frames, size), done: false, next };
-}

@@ -93,7 +93,7 @@ export class ConnFrameWriter implements FrameWriter {
 }
 
 /** `parts` (of `size` bytes in all) as one array; a single part is returned as it is. */
-export function joinBytes(parts: readonly Uint8Array[], size: number): Uint8Array {
+function joinBytes(parts: readonly Uint8Array[], size: number): Uint8Array {
   if (parts.length === 1) return parts[0]!;
   const joined = new Uint8Array(size);
   let offset = 0;

@@ -135,15 +135,17 @@ describe("HTTP/1.1 connection", () => {
     expect(encodeChunk(frame)).toBe(encodeChunk(frame));
   });
 
-  test("frames that queued up during a slow write go out together in the next one, in order", async () => {
+  test("an ordinary streamed body waits for each write and keeps its order; an empty chunk does not end it", async () => {
     const { stream, conn } = await openStreaming();
     conn.stallWrites = true;
     stream.push("data: 1\n\n"); // taken at once; its write stalls
     await Bun.sleep(5);
-    for (const n of [2, 3, 4]) stream.push(`data: ${n}\n\n`);
+    stream.controller.enqueue(new Uint8Array(0));
+    for (const n of [2, 3]) stream.push(`data: ${n}\n\n`);
     conn.releaseWrites();
-    await conn.waitFor((o) => o.includes("data: 4"));
-    expect(conn.writes.slice(-2)).toEqual(["9\r\ndata: 1\n\n\r\n", "9\r\ndata: 2\n\n\r\n9\r\ndata: 3\n\n\r\n9\r\ndata: 4\n\n\r\n"]);
+    await conn.waitFor((o) => o.includes("data: 3"));
+    expect(conn.writes.slice(-3)).toEqual(["9\r\ndata: 1\n\n\r\n", "9\r\ndata: 2\n\n\r\n", "9\r\ndata: 3\n\n\r\n"]);
+    expect(conn.output).not.toContain("0\r\n\r\n");
   });
 
   test("the client's close cancels a streaming body at once", async () => {
