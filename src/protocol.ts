@@ -129,7 +129,9 @@ const LF = 10;
 const CR = 13;
 
 function readText(value: unknown, singleLine: boolean): string | undefined {
-  if (!(value instanceof Uint8Array)) return undefined;
+  // isView, not only instanceof: a map whose bin key spells "__proto__" is an object with a
+  // Uint8Array prototype, which passes instanceof and is no array at all.
+  if (!(value instanceof Uint8Array) || !ArrayBuffer.isView(value)) return undefined;
   if (singleLine && (value.includes(LF) || value.includes(CR))) return undefined;
   try {
     return utf8.decode(value);
@@ -138,7 +140,7 @@ function readText(value: unknown, singleLine: boolean): string | undefined {
   }
 }
 
-/** One decoder for all payloads (it copes with re-entry by cloning itself). */
+/** One decoder for all payloads: nothing re-enters it (the key converter never decodes). */
 const msgpack = new Decoder({ rawStrings: true, mapKeyConverter: keyToString });
 
 export function decodePayload(payload: Uint8Array): unknown {

@@ -62,6 +62,15 @@ describe("parseSubscribe", () => {
     expect(parseSubscribe(encode({ topics: ["1", "2", "3", "4", "4"] }), limits).topics).toHaveLength(4);
   });
 
+  test("a bin key spelling __proto__ is a bad payload (400), not a crash", () => {
+    // fixmap{bin"topics": [fixmap{bin"__proto__": bin"ab"}]}: the inner map's prototype becomes a Uint8Array
+    const bin = (s: string) => [0xc4, s.length, ...utf8(s)];
+    const payload = Uint8Array.from([0x81, ...bin("topics"), 0x91, 0x81, ...bin("__proto__"), ...bin("ab")]);
+    rejects(() => parseSubscribe(payload, limits), /topics\.0/);
+    const event = [0x81, ...bin("__proto__"), ...bin("ab")];
+    rejects(() => parseSubmit(Uint8Array.from([0x91, 0x91, 0x93, ...event, ...bin("e"), ...bin("d")]), limits), /events\.0/);
+  });
+
   test("rejects bytes that are not msgpack", () => {
     rejects(() => parseSubscribe(new Uint8Array([0xc1]), limits), /not valid msgpack/);
     rejects(() => parseSubscribe(new Uint8Array([]), limits), /not valid msgpack/);
