@@ -164,7 +164,15 @@ async function startOurs(runtime: Runtime): Promise<Target> {
     30_000,
     `${runtime} server start`,
   );
-  const stopRecording = inspect ? await recordThroughInspector(inspect) : async () => {};
+  let stopRecording = async () => {};
+  if (inspect) {
+    try {
+      stopRecording = await recordThroughInspector(inspect);
+    } catch (error) {
+      await stopChild(child); // no server left running behind a failed start
+      throw error;
+    }
+  }
   const stop = async () => {
     await stopRecording();
     await stopChild(child);
@@ -182,16 +190,22 @@ async function recordThroughInspector(address: string): Promise<() => Promise<vo
       stdio: ["pipe", "pipe", "inherit"],
     }),
   );
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      recorder.once("exit", (code) => reject(new Error(`the profile recorder exited (${code})`)));
-      createInterface({ input: recorder.stdout! }).on("line", (line) => line === "recording" && resolve());
-    }),
-    15_000,
-    "profile recorder start",
-  );
+  recorder.stdin!.on("error", () => {}); // a recorder that died already: its exit says so
+  const exited = new Promise<void>((resolve) => recorder.once("exit", () => resolve()));
+  try {
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        recorder.once("exit", (code) => reject(new Error(`the profile recorder exited (${code})`)));
+        createInterface({ input: recorder.stdout! }).on("line", (line) => line === "recording" && resolve());
+      }),
+      15_000,
+      "profile recorder start",
+    );
+  } catch (error) {
+    await stopChild(recorder);
+    throw error;
+  }
   return async () => {
-    const exited = new Promise<void>((resolve) => recorder.once("exit", () => resolve()));
     recorder.stdin!.end();
     await withTimeout(exited, 30_000, "profile recorder writing").catch(() => stopChild(recorder));
   };
