@@ -11,7 +11,7 @@ import {
   subscribeSchema,
   type Limits,
 } from "../src/protocol.ts";
-import { encodeOldStyle } from "./helpers/tokens.ts";
+import { BinKeyMap, encodeOldStyle, encodeWithBinKeys } from "./helpers/tokens.ts";
 
 const limits: Limits = { maxTopicsPerToken: 4, maxEventsPerSubmit: 3, maxEventBytes: 64 };
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -141,19 +141,33 @@ describe("parseSubmit", () => {
 
 describe("the hand-read fast path accepts exactly what the schemas accept", () => {
   const roomy: Limits = { maxTopicsPerToken: 1_000, maxEventsPerSubmit: 1_000, maxEventBytes: 1_000_000 };
-  // Strings near the rules: line breaks, invalid UTF-8 as bin, non-strings.
+  // Strings near the rules: line breaks, invalid UTF-8 as bin, non-strings, impostors.
   const text = fc.oneof(
     fc.string({ maxLength: 6 }),
     fc.constantFrom("a\nb", "\r", "é", ""),
     fc.uint8Array({ maxLength: 4 }),
     fc.constantFrom(new Uint8Array([0xc3, 0x28]), new Uint8Array([10]), 1, null, true),
+    // decodes to an object whose prototype is a Uint8Array: instanceof says yes, it is no array
+    fc.constant(new BinKeyMap([["__proto__", new Uint8Array([97, 98])]])),
   );
+  // Python backends write `bytes` keys as bin, which can spell what str keys may not.
+  const binKeyed = (fields: Record<string, fc.Arbitrary<unknown>>) =>
+    fc
+      .tuple(fc.record(fields, { requiredKeys: [] }), fc.constantFrom("__proto__", "constructor", "toString"), text)
+      .chain(([record, oddKey, oddValue]) =>
+        fc.constantFrom(
+          new BinKeyMap(Object.entries(record)),
+          new BinKeyMap([[oddKey, oddValue], ...Object.entries(record)]),
+          new BinKeyMap([...Object.entries(record), [oddKey, oddValue]]),
+        ),
+      );
   const struct = (fields: Record<string, fc.Arbitrary<unknown>>) =>
     fc.oneof(
       fc.record(fields, { requiredKeys: [] }),
       fc.tuple(...Object.values(fields)),
       fc.tuple(...Object.values(fields), fc.anything()),
       fc.record({ ...fields, extra: fc.anything() }),
+      binKeyed(fields),
     );
   const list = <T>(item: fc.Arbitrary<T>) => fc.oneof(fc.array(item, { maxLength: 4 }), text);
   const event = struct({ topic: text, event: text, data: text });
@@ -178,7 +192,7 @@ describe("the hand-read fast path accepts exactly what the schemas accept", () =
   ): void {
     fc.assert(
       fc.property(fc.oneof(shape, fc.anything()), (value) => {
-        const payload = encode(value);
+        const payload = encodeWithBinKeys(value);
         const decoded = outcome(() => decodePayload(payload));
         const viaSchema = "ok" in decoded ? schema.safeParse(decoded.ok) : { success: false as const };
         const got = outcome(() => parse(payload));

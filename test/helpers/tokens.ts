@@ -89,6 +89,46 @@ export function encodeOldStyle(value: unknown): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/** A map whose keys go out as bin, as Python's msgpack writes `bytes` keys. */
+export class BinKeyMap {
+  constructor(readonly entries: readonly (readonly [string, unknown])[]) {}
+}
+
+/**
+ * msgpack of `value` by `@msgpack/msgpack`, except that BinKeyMaps (and the arrays and
+ * plain objects around them) are written here, with bin keys: `@msgpack/msgpack` writes str keys only.
+ */
+export function encodeWithBinKeys(value: unknown): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const header = (fix: number, tag16: number, length: number) =>
+    parts.push(Uint8Array.from(length < 16 ? [fix | length] : [tag16, length >> 8, length & 0xff]));
+  const write = (v: unknown): void => {
+    if (!hasBinKeyMap(v)) {
+      parts.push(encode(v));
+    } else if (v instanceof BinKeyMap) {
+      header(0x80, 0xde, v.entries.length);
+      for (const [key, item] of v.entries) (parts.push(encode(utf8.encode(key))), write(item));
+    } else if (Array.isArray(v)) {
+      header(0x90, 0xdc, v.length);
+      for (let i = 0; i < v.length; i++) write(v[i]);
+    } else {
+      const entries = Object.entries(v as object);
+      header(0x80, 0xde, entries.length);
+      for (const [key, item] of entries) (parts.push(encode(key)), write(item));
+    }
+  };
+  write(value);
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  parts.reduce((offset, part) => (out.set(part, offset), offset + part.length), 0);
+  return out;
+}
+
+function hasBinKeyMap(v: unknown): boolean {
+  if (v instanceof BinKeyMap) return true;
+  if (Array.isArray(v)) return v.some(hasBinKeyMap);
+  return v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype && Object.values(v).some(hasBinKeyMap);
+}
+
 /** The reference base62 (base-x, as the `branca` package uses it). */
 export const referenceBase62 = baseX("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
