@@ -57,7 +57,7 @@ export function encodeStreamHead(headers: Readonly<Record<string, string>>, plan
   const lines = Object.entries(headers)
     .map(([name, value]): [string, string] => [name.toLowerCase(), value])
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const bytes = encodeHeadLines(200, lines, plan, false);
+  const bytes = encodeHeadLines(200, lines, plan, false, date);
   lastStreamHead = { headers, framing: plan.framing, close: plan.close, date, bytes };
   return bytes;
 }
@@ -67,8 +67,9 @@ function encodeHeadLines(
   headers: Iterable<[string, string]>,
   plan: ResponsePlan,
   zeroLength: boolean,
+  date = httpDate(),
 ): Uint8Array {
-  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\ndate: ${httpDate()}\r\n`;
+  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\ndate: ${date}\r\n`;
   for (const [name, value] of headers) {
     // Framing and connection handling are this layer's, never the app's.
     if (name === "connection" || name === "transfer-encoding" || name === "keep-alive") continue;
