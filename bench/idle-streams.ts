@@ -3,9 +3,9 @@
  * streams on raw sockets (64 attempts in flight), each counted as open once its head and
  * first frame have arrived, then reads the server's CPU (/proc/<pid>/stat) spent opening
  * them and its RSS growth 2 s later, per stream. The server is warmed up with 200 streams
- * first. Everything started is killed at the end.
+ * first (`--warm`). Everything started is killed at the end.
  *
- *   npx tsx bench/idle-streams.ts --runtimes bun,node,deno --variants fixed,start,app --n 5000
+ *   npx tsx bench/idle-streams.ts --runtimes bun,node,deno --variants fixed,start,app --n 5000 [--warm 20000]
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
@@ -31,6 +31,8 @@ function option(name: string, fallback: string): string {
 const runtimes = option("runtimes", "bun,node,deno").split(",");
 const variants = option("variants", "fixed,start,app").split(",");
 const n = Number(option("n", "5000"));
+/** Streams opened and closed before measuring (in batches of 5,000), so that a JIT has settled. */
+const warm = Number(option("warm", "200"));
 const window = 64;
 /** Extra V8 flags for the server (Node and Deno), e.g. `--trace-gc`; its output is echoed. */
 const v8Flags = option("v8-flags", "");
@@ -111,8 +113,10 @@ for (const runtime of runtimes)
     if (variant === "direct" && runtime !== "bun") continue;
     const { child, port } = await start(runtime, variant);
     try {
-      const warm = await open(port, paths(variant, 200));
-      warm.forEach((s) => s.destroy());
+      for (let done = 0; done < warm; done += 5000) {
+        const batch = await open(port, paths(variant, Math.min(5000, warm - done)));
+        batch.forEach((s) => s.destroy());
+      }
       const all = paths(variant, n);
       await sleep(1000);
       const rss0 = procRssKb(child.pid!);
