@@ -79,7 +79,8 @@ export function createApp(deps: AppDeps): Hono {
     // A reconnecting EventSource sends the header; it is newer than any id in the URL.
     const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId") || undefined;
     const shared = transport.sharedHistory;
-    return shared ? openSharedStream(shared, topics, lastEventId) : openStream(topics, lastEventId);
+    // A server that claims streams says so in `env`: its Responses need no body.
+    return shared ? openSharedStream(shared, topics, lastEventId, c.env) : openStream(topics, lastEventId, c.env);
   }
 
   app.use(cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86400 }));
@@ -95,13 +96,13 @@ export function createApp(deps: AppDeps): Hono {
   );
 
   /** A stream resumed from this process's history: replay and subscription in one synchronous step. */
-  function openStream(topics: readonly string[], lastEventId: string | undefined): Response {
+  function openStream(topics: readonly string[], lastEventId: string | undefined, env: unknown): Response {
     const start = startStream(hub.history, topics, lastEventId);
     const stream: SubscriberStream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => stream, topics));
     // Replay and subscription happen in one synchronous step: no event can fall between.
     stream.replay(start.backlog);
     hub.subscribe(stream, topics);
-    return streamOpened(stream, start, topics);
+    return streamOpened(stream, start, topics, env);
   }
 
   /**
@@ -113,6 +114,7 @@ export function createApp(deps: AppDeps): Hono {
     shared: SharedHistory,
     topics: readonly string[],
     lastEventId: string | undefined,
+    env: unknown,
   ): Promise<Response> {
     const starting = new StartingSubscriber(config.maxBufferedEvents);
     hub.subscribe(starting, topics);
@@ -130,7 +132,7 @@ export function createApp(deps: AppDeps): Hono {
     const stream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => starting, topics));
     stream.replay(start.backlog);
     starting.attach(stream, after);
-    return streamOpened(stream, start, topics);
+    return streamOpened(stream, start, topics, env);
   }
 
   /** What a stream's end does: leave the hub (as `subscriber`, how the hub knows it), count, log. */
@@ -145,7 +147,7 @@ export function createApp(deps: AppDeps): Hono {
     };
   }
 
-  function streamOpened(stream: SubscriberStream, start: StreamStart, topics: readonly string[]): Response {
+  function streamOpened(stream: SubscriberStream, start: StreamStart, topics: readonly string[], env: unknown): Response {
     hub.bytesWritten += start.backlog.reduce((sum, frame) => sum + frame.length, start.opening.length);
     logger.debug("stream opened", {
       start: start.outcome,
@@ -153,7 +155,7 @@ export function createApp(deps: AppDeps): Hono {
       streams: hub.subscriberCount,
       topics: hub.topicCount,
     });
-    return eventStreamResponse(stream, STREAM_HEADERS);
+    return eventStreamResponse(stream, STREAM_HEADERS, env);
   }
 
   app.post("/submit", async (c) => {

@@ -12,7 +12,8 @@ import { createLogger, type Logger } from "./log.ts";
 import { createBranca } from "./token/branca.ts";
 import { createTransport, sharesHistory, type Transport } from "./transport/index.ts";
 
-export type FetchHandler = (request: Request) => Response | Promise<Response>;
+/** `env`: CLAIMING_SERVER from a server that claims event streams (src/stream.ts), else anything. */
+export type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
 
 /** What a runtime's listener gives back: the bound port and ways to stop. */
 export interface Listener {

@@ -6,7 +6,8 @@
  *
  * A server that writes to sockets itself may instead take the stream over before anyone
  * reads it (`claimableStream`, `claim`): frames then go to its `FrameWriter` as they are pushed,
- * with no stream read, promise or queue per frame in between.
+ * with no stream read, promise or queue per frame in between. The body is made only when
+ * first asked for, so a claimed stream never has one.
  */
 import type { Subscriber } from "./hub.ts";
 
@@ -30,13 +31,16 @@ export interface ClaimedStream {
 
 export class SubscriberStream implements Subscriber {
   active = true;
+  /** The response body, made when first asked for: a stream that is claimed never needs one. */
   #body: ReadableStream<Uint8Array> | undefined;
   /** The body's controller while the body is read as a stream. */
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-  /** The writer that took the stream over, once claimed (then there is no controller). */
+  /** The writer that took the stream over, once claimed (then there is no body). */
   #writer: FrameWriter | undefined;
-  /** Every frame queued so far, kept while the body may still be claimed (no reader yet). */
-  #unread: Uint8Array[] | undefined = [];
+  /** Every frame queued so far, kept while the stream may still be claimed (no reader yet). */
+  #unread: Uint8Array[] | undefined;
+  /** How the stream ended before it had a body or a writer, for a body made afterwards. */
+  #endedUnread: "server" | "slow" | undefined;
   #open = true;
   #maxBuffered: number;
   readonly #onEnd: (reason: EndReason) => void;
@@ -45,23 +49,13 @@ export class SubscriberStream implements Subscriber {
   constructor(opening: Uint8Array, maxBuffered: number, onEnd: (reason: EndReason) => void) {
     this.#maxBuffered = maxBuffered;
     this.#onEnd = onEnd;
-    // highWaterMark 0: desiredSize is minus the number of frames not yet taken.
-    this.#body = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.#controller = controller;
-        },
-        cancel: () => this.#finish("client"),
-      },
-      { highWaterMark: 0 },
-    );
-    this.#enqueue(opening);
+    this.#unread = [opening];
   }
 
   /** The response body, for a server that reads it as a stream. */
   get body(): ReadableStream<Uint8Array> {
-    if (!this.#body) throw new Error("the stream was claimed by a frame writer");
-    return this.#body;
+    if (this.#writer) throw new Error("the stream was claimed by a frame writer");
+    return (this.#body ??= this.#makeBody());
   }
 
   push(frame: Uint8Array): void {
@@ -69,7 +63,7 @@ export class SubscriberStream implements Subscriber {
     this.active = true;
     if (this.#writer) {
       if (this.#writer.write(frame) > this.#maxBuffered) this.#tooSlow();
-    } else if (-(this.#controller!.desiredSize ?? 0) >= this.#maxBuffered) {
+    } else if (this.#queued() >= this.#maxBuffered) {
       this.#tooSlow();
     } else {
       this.#enqueue(frame);
@@ -91,19 +85,20 @@ export class SubscriberStream implements Subscriber {
   end(): void {
     if (!this.#open) return;
     if (this.#writer) this.#writer.end();
-    else this.#controller!.close();
+    else if (this.#controller) this.#controller.close();
+    else this.#endedUnread = "server";
     this.#finish("server");
   }
 
   /**
    * Hands the stream to `writer` if no one has started reading its body: the frames
    * queued so far are written at once, later ones as they come. Undefined otherwise; a
-   * stream that has already ended stays with its ReadableStream, which knows how.
+   * stream that has already ended stays with its body, which knows how.
    */
   claim(writer: FrameWriter): ClaimedStream | undefined {
     const unread = this.#unread;
-    if (!unread || !this.#open || !this.#body || this.#body.locked) return undefined;
-    // The abandoned stream and its queue are garbage once the Response is.
+    if (!unread || !this.#open || this.#body?.locked) return undefined;
+    // An abandoned body and its queue are garbage once the Response is.
     this.#unread = undefined;
     this.#body = undefined;
     this.#controller = undefined;
@@ -114,21 +109,46 @@ export class SubscriberStream implements Subscriber {
     return { clientGone: () => this.#finish("client") };
   }
 
-  /** Only while the body is a stream (before a claim). */
+  #makeBody(): ReadableStream<Uint8Array> {
+    // highWaterMark 0: desiredSize is minus the number of frames not yet taken.
+    return new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+          for (const frame of this.#unread ?? []) controller.enqueue(frame);
+          if (this.#endedUnread === "server") controller.close();
+          if (this.#endedUnread === "slow") controller.error(new Error("subscriber too slow"));
+        },
+        cancel: () => this.#finish("client"),
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  /** Frames not yet taken by the body's reader (or all of them, while there is no body). */
+  #queued(): number {
+    return this.#controller ? -(this.#controller.desiredSize ?? 0) : this.#unread!.length;
+  }
+
+  /** Only while unclaimed. */
   #enqueue(frame: Uint8Array): void {
     const unread = this.#unread;
     if (unread) {
       // Once a server reads the body, no one can claim it any more: stop keeping copies.
-      if (this.#body!.locked) this.#unread = undefined;
+      if (this.#body?.locked) this.#unread = undefined;
       else unread.push(frame);
     }
-    this.#controller!.enqueue(frame);
+    this.#controller?.enqueue(frame);
   }
 
   #tooSlow(): void {
     if (this.#writer) this.#writer.abort();
     // Erroring (not closing) drops the backlog now and aborts the connection.
-    else this.#controller!.error(new Error("subscriber too slow"));
+    else if (this.#controller) this.#controller.error(new Error("subscriber too slow"));
+    else {
+      this.#unread = [];
+      this.#endedUnread = "slow";
+    }
     this.#finish("slow");
   }
 
@@ -148,12 +168,32 @@ export interface ClaimableStream {
 
 const claimable = new WeakMap<Response, ClaimableStream>();
 
-/** The 200 Response for a subscriber stream; a server that writes frames itself can claim it. */
-export function eventStreamResponse(stream: SubscriberStream, headers: Readonly<Record<string, string>>): Response {
-  const response = new Response(stream.body, { headers });
+/**
+ * What a server that claims event streams passes the app as `env` (Hono's second `fetch`
+ * argument): its streams' Responses then come without a body (`eventStreamResponse`).
+ */
+export const CLAIMING_SERVER: object = Object.freeze({ claimsEventStreams: true });
+
+/**
+ * The 200 Response for a subscriber stream. For a server that claims event streams (its
+ * `env` is CLAIMING_SERVER) the Response has no body, so that no ReadableStream is made
+ * for a stream that never needs one: the server finds the stream (`claimableStream`) and
+ * claims it, or answers with `streamingResponse` where it cannot.
+ */
+export function eventStreamResponse(
+  stream: SubscriberStream,
+  headers: Readonly<Record<string, string>>,
+  env: unknown,
+): Response {
+  if (env !== CLAIMING_SERVER) return new Response(stream.body, { headers });
+  const response = new Response(null, { headers });
   claimable.set(response, { headers, stream });
   return response;
 }
 
-/** The subscriber stream behind `response`, if it is one made by `eventStreamResponse`. */
+/** The subscriber stream behind `response`, if it is a bodiless one for a claiming server. */
 export const claimableStream = (response: Response): ClaimableStream | undefined => claimable.get(response);
+
+/** The Response a claiming server sends when it cannot claim the stream: its frames as a body. */
+export const streamingResponse = ({ stream, headers }: ClaimableStream): Response =>
+  new Response(stream.body, { headers });

@@ -1,5 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { claimableStream, eventStreamResponse, SubscriberStream, type EndReason, type FrameWriter } from "../src/stream.ts";
+import {
+  CLAIMING_SERVER,
+  claimableStream,
+  eventStreamResponse,
+  streamingResponse,
+  SubscriberStream,
+  type EndReason,
+  type FrameWriter,
+} from "../src/stream.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -65,6 +73,13 @@ describe("SubscriberStream read as a ReadableStream", () => {
     await cancelled.stream.body.cancel();
     expect(cancelled.ends).toEqual(["client"]);
   });
+
+  test("too many frames before the body is made end the stream (slow); the body made later errors", async () => {
+    const { stream, ends } = subscriberStream(2);
+    for (let i = 0; i < 3; i++) stream.push(frame(`data: ${i}\n\n`));
+    expect(ends).toEqual(["slow"]);
+    await expect(stream.body.getReader().read()).rejects.toThrow("subscriber too slow");
+  });
 });
 
 describe("SubscriberStream claimed by a frame writer", () => {
@@ -129,13 +144,64 @@ describe("SubscriberStream claimed by a frame writer", () => {
     expect(goneWriter.calls).toEqual([]);
   });
 
-  test("eventStreamResponse is a 200 event stream that servers can find the stream of", async () => {
+  test("a stream that is claimed never makes a ReadableStream", () => {
+    const made = countReadableStreams(() => {
+      const { stream } = subscriberStream();
+      stream.push(frame("data: 1\n\n"));
+      stream.claim(new RecordingWriter());
+      stream.push(frame("data: 2\n\n"));
+      stream.end();
+    });
+    expect(made).toBe(0);
+  });
+});
+
+describe("eventStreamResponse", () => {
+  const headers = { "Content-Type": "text/event-stream" };
+
+  test("for a claiming server: a bodiless 200 whose stream the server can find", () => {
     const { stream } = subscriberStream();
-    const headers = { "Content-Type": "text/event-stream" };
-    const response = eventStreamResponse(stream, headers);
+    const response = eventStreamResponse(stream, headers, CLAIMING_SERVER);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("text/event-stream");
+    expect(response.body).toBeNull();
     expect(claimableStream(response)).toEqual({ headers, stream });
     expect(claimableStream(new Response("x"))).toBeUndefined();
   });
+
+  test("for a claiming server that cannot claim: streamingResponse has every frame as its body", async () => {
+    const { stream } = subscriberStream();
+    const claimable = claimableStream(eventStreamResponse(stream, headers, CLAIMING_SERVER))!;
+    stream.push(frame("data: 1\n\n"));
+    stream.end();
+    const response = streamingResponse(claimable);
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    expect(await response.text()).toBe(": ok\n\ndata: 1\n\n");
+  });
+
+  test("for any other server: the stream is the body, and nothing is left to claim", async () => {
+    const { stream } = subscriberStream();
+    const response = eventStreamResponse(stream, headers, undefined);
+    expect(claimableStream(response)).toBeUndefined();
+    stream.end();
+    expect(await response.text()).toBe(": ok\n\n");
+  });
 });
+
+/** How many ReadableStreams `run` constructs (the global is swapped for a counting one meanwhile). */
+function countReadableStreams(run: () => void): number {
+  const Original = globalThis.ReadableStream;
+  let made = 0;
+  globalThis.ReadableStream = class extends Original<Uint8Array> {
+    constructor(...args: ConstructorParameters<typeof ReadableStream<Uint8Array>>) {
+      super(...args);
+      made++;
+    }
+  } as typeof ReadableStream;
+  try {
+    run();
+  } finally {
+    globalThis.ReadableStream = Original;
+  }
+  return made;
+}

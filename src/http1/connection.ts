@@ -4,14 +4,15 @@
  * (an event stream) one small read stays pending, so a client's close ends the response
  * body at once instead of at the next failed write.
  */
-import { claimableStream, type SubscriberStream } from "../stream.ts";
+import { CLAIMING_SERVER, claimableStream, streamingResponse, type ClaimableStream, type SubscriberStream } from "../stream.ts";
 import { RequestBody } from "./body.ts";
 import { ConnFrameWriter } from "./frame-writer.ts";
 import { findHeadEnd, HttpError, parseRequestHead, type RequestHead } from "./head.ts";
 import { ByteReader, writeAll, type ByteConn } from "./reader.ts";
 import { encodeChunk, encodeErrorResponse, encodeHead, encodeStreamHead, LAST_CHUNK, planResponse, type ResponsePlan } from "./response.ts";
 
-export type Fetch = (request: Request) => Response | Promise<Response>;
+/** Called with CLAIMING_SERVER as `env`: this server claims event streams. */
+export type Fetch = (request: Request, env?: object) => Response | Promise<Response>;
 
 export interface ConnectionOptions {
   /** The largest request head accepted (431 above it). */
@@ -133,9 +134,11 @@ export class Connection {
       head.expectContinue ? writeAll(this.conn, CONTINUE) : Promise.resolve(),
     );
     const response = await this.#callApp(toRequest(head, body));
+    // An event stream's Response has no body until it is claimed (or asked for one).
+    const claimable = claimableStream(response);
     // An unread request body would be taken for the next request: close instead.
-    const plan = planResponse(response, head.method, head.http11, head.keepAlive && body.complete);
-    const sent = this.#writeResponse(response, plan).then((whole) => whole && !plan.close && body.complete);
+    const plan = planResponse(response, head.method, head.http11, head.keepAlive && body.complete, claimable !== undefined);
+    const sent = this.#writeResponse(response, plan, claimable).then((whole) => whole && !plan.close && body.complete);
     return { sent };
   }
 
@@ -154,7 +157,7 @@ export class Connection {
 
   async #callApp(request: Request): Promise<Response> {
     try {
-      return await this.fetch(request);
+      return await this.fetch(request, CLAIMING_SERVER);
     } catch (error) {
       this.options.onAppError(error);
       return new Response("internal error\n", { status: 500, headers: { "content-type": "text/plain; charset=UTF-8" } });
@@ -162,14 +165,16 @@ export class Connection {
   }
 
   /** Writes head and body; false if the body could not be sent whole. */
-  async #writeResponse(response: Response, plan: ResponsePlan): Promise<boolean> {
+  async #writeResponse(response: Response, plan: ResponsePlan, claimable: ClaimableStream | undefined): Promise<boolean> {
+    if (claimable) {
+      const claimed = plan.framing !== "none" && this.#writeClaimed(claimable.stream, encodeStreamHead(claimable.headers, plan), plan);
+      if (claimed) return claimed;
+      response = streamingResponse(claimable);
+    }
     if (plan.framing === "none" || response.body === null) {
       void response.body?.cancel().catch(() => {});
       return this.#writeQuietly(encodeHead(response, plan));
     }
-    const claimable = plan.framing === "length" ? undefined : claimableStream(response);
-    const claimed = claimable && this.#writeClaimed(claimable.stream, encodeStreamHead(claimable.headers, plan), plan);
-    if (claimed) return claimed;
     const head = encodeHead(response, plan);
     if (!(await this.#writeQuietly(head))) {
       void response.body.cancel().catch(() => {});

@@ -21,13 +21,24 @@ const REASONS: Record<number, string> = {
   500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
 };
 
-/** Picks the framing for `response` to a request of `method` (HTTP/1.1 or 1.0). */
-export function planResponse(response: Response, method: string, http11: boolean, keepAlive: boolean): ResponsePlan {
+/**
+ * Picks the framing for `response` to a request of `method` (HTTP/1.1 or 1.0).
+ * `streamed`: the body comes from elsewhere (a claimed event stream), whatever `response.body` is.
+ */
+export function planResponse(
+  response: Response,
+  method: string,
+  http11: boolean,
+  keepAlive: boolean,
+  streamed = false,
+): ResponsePlan {
   const status = response.status;
   const bodiless = method === "HEAD" || status === 204 || status === 304 || status < 200;
   if (bodiless) return { framing: "none", close: !keepAlive };
   // A declared length is the app's; no body at all goes out as `content-length: 0`.
-  if (response.headers.has("content-length") || response.body === null) return { framing: "length", close: !keepAlive };
+  if (response.headers.has("content-length") || (response.body === null && !streamed)) {
+    return { framing: "length", close: !keepAlive };
+  }
   // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
   return http11 ? { framing: "chunked", close: !keepAlive } : { framing: "close", close: true };
 }

@@ -5,7 +5,7 @@ import { ServerResponse, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { encodeChunk, LAST_CHUNK } from "../http1/response.ts";
 import type { FetchHandler, Listen } from "../server.ts";
-import { claimableStream, type FrameWriter } from "../stream.ts";
+import { CLAIMING_SERVER, claimableStream, streamingResponse, type FrameWriter } from "../stream.ts";
 
 export const listenWithNode: Listen = (fetch, config) =>
   new Promise((resolve) => {
@@ -34,7 +34,8 @@ export const listenWithNode: Listen = (fetch, config) =>
 const writingEventStreams =
   (fetch: FetchHandler) =>
   (request: Request, env: HttpBindings | Http2Bindings): Response | Promise<Response> => {
-    const response = fetch(request);
+    // The app never reads node-server's bindings; it is told instead that streams are claimed.
+    const response = fetch(request, CLAIMING_SERVER);
     // A Response given synchronously stays so: node-server writes those on a faster path.
     return response instanceof Promise ? response.then((r) => takeOver(r, env)) : takeOver(response, env);
   };
@@ -42,15 +43,16 @@ const writingEventStreams =
 /** Writes `response` here if it is an event stream (then node-server is told it was sent). */
 function takeOver(response: Response, env: HttpBindings | Http2Bindings): Response {
   const claimable = claimableStream(response);
+  if (!claimable) return response;
   const out = env.outgoing;
   // A client already gone is left to @hono/node-server, which cancels the body.
-  if (!claimable || !(out instanceof ServerResponse) || !out.socket || out.destroyed) return response;
+  if (!(out instanceof ServerResponse) || !out.socket || out.destroyed) return streamingResponse(claimable);
   const socket = out.socket;
   // The head and the frames queued so far leave in one write, not one each.
   socket.cork();
   const claimed = claimable.stream.claim(new SocketWriter(out, socket, claimable.headers));
   socket.uncork();
-  if (!claimed) return response;
+  if (!claimed) return streamingResponse(claimable);
   out.on("close", claimed.clientGone);
   return RESPONSE_ALREADY_SENT;
 }

@@ -450,7 +450,9 @@ describe("HTTP/1.1 server", () => {
 function serveSubscriber(request = "GET /events HTTP/1.1\r\nHost: a\r\n\r\n", maxBuffered = 100) {
   const ends: EndReason[] = [];
   const stream = new SubscriberStream(encoder.encode(": ok\n\n"), maxBuffered, (reason) => ends.push(reason));
-  const served = serve(() => eventStreamResponse(stream, { "content-type": "text/event-stream" }));
+  const served = serve((request, env) =>
+    request.url.endsWith("/events") ? eventStreamResponse(stream, { "content-type": "text/event-stream" }, env) : echo(request),
+  );
   served.conn.send(request);
   const push = (text: string) => stream.push(encoder.encode(text));
   return { stream, ends, push, ...served };
@@ -528,6 +530,24 @@ describe("HTTP/1.1 connection, event streams written as they are pushed", () => 
     await served;
     expect(conn.closed).toBe(true);
     expect(ends).toEqual(["client"]);
+  });
+
+  test("a stream that ended before it could be claimed goes out whole, as a body", async () => {
+    const ends: EndReason[] = [];
+    const stream = new SubscriberStream(encoder.encode(": ok\n\n"), 100, (reason) => ends.push(reason));
+    const { conn, served } = serve((_, env) => {
+      const response = eventStreamResponse(stream, { "content-type": "text/event-stream" }, env);
+      stream.push(encoder.encode("data: last\n\n"));
+      stream.end();
+      return response;
+    });
+    conn.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
+    await conn.waitFor((o) => o.endsWith("0\r\n\r\n"));
+    expect(conn.output).toContain("transfer-encoding: chunked\r\n");
+    expect(conn.output).toContain("6\r\n: ok\n\n\r\nc\r\ndata: last\n\n\r\n0\r\n\r\n");
+    expect(ends).toEqual(["server"]);
+    conn.end();
+    await served;
   });
 
   test("HTTP/1.0: frames go out as they are, no chunk framing", async () => {
