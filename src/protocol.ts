@@ -57,8 +57,7 @@ const eventSchema = struct({ topic: singleLine, event: singleLine, data: text })
 export const submitSchema = struct({ events: z.array(eventSchema) });
 
 export function parseSubscribe(payload: Uint8Array, limits: Limits): SubscribeRequest {
-  const value = decodePayload(payload);
-  const topics = readTopics(value) ?? validate(subscribeSchema, value).topics;
+  const topics = readTopics(payload) ?? validate(subscribeSchema, decodePayload(payload)).topics;
   const distinct = [...new Set(topics)];
   if (distinct.length > limits.maxTopicsPerToken) {
     throw new PayloadError(`too many topics: ${distinct.length} > ${limits.maxTopicsPerToken}`);
@@ -67,13 +66,14 @@ export function parseSubscribe(payload: Uint8Array, limits: Limits): SubscribeRe
 }
 
 export function parseSubmit(payload: Uint8Array, limits: Limits): SubmitRequest {
-  const value = decodePayload(payload);
-  const events = readEvents(value) ?? validate(submitSchema, value).events;
+  const read = readEvents(payload);
+  const events = read?.events ?? validate(submitSchema, decodePayload(payload)).events;
   if (events.length > limits.maxEventsPerSubmit) {
     throw new PayloadError(`too many events: ${events.length} > ${limits.maxEventsPerSubmit}`);
   }
-  events.forEach((e, i) => {
-    const size = byteLength(e.topic) + byteLength(e.event) + byteLength(e.data);
+  // The hand reader has each event's UTF-8 size from the msgpack headers; others are measured.
+  const sizes = read?.sizes ?? events.map((e) => byteLength(e.topic) + byteLength(e.event) + byteLength(e.data));
+  sizes.forEach((size, i) => {
     if (size > limits.maxEventBytes) {
       throw new PayloadError(`event ${i} is ${size} bytes, over the limit of ${limits.maxEventBytes}`);
     }
@@ -87,57 +87,183 @@ function validate<T>(schema: z.ZodType<T>, value: unknown): T {
   throw new PayloadError(`invalid payload: ${describeIssue(result.error)}`);
 }
 
-// The hot path (every connect, every submitted event): the same rules as the schemas,
-// read by hand, without zod's per-value work. Anything they do not accept outright is
-// `undefined` and goes to the schema, which decides and words the error.
+// The hot path (every connect, every submitted event) reads the payload's bytes by hand:
+// the shapes backends write (a map of the named fields, or rmp_serde's array of them;
+// str or bin keys and strings; any msgpack header width) under the schemas' rules, with no
+// decoder object, DataView or intermediate value per payload. Anything else is `undefined`
+// and goes to @msgpack/msgpack and the schema, which decide and word the error.
 
-function readTopics(value: unknown): string[] | undefined {
-  const topics = field(value, 0, "topics");
-  if (!Array.isArray(topics)) return undefined;
-  const out = new Array<string>(topics.length);
-  for (let i = 0; i < topics.length; i++) {
-    const topic = readText(topics[i], true);
+const TOPICS = ascii("topics");
+const EVENTS = ascii("events");
+const EVENT_FIELDS = [ascii("topic"), ascii("event"), ascii("data")] as const;
+
+function readTopics(payload: Uint8Array): string[] | undefined {
+  const r = new PayloadReader(payload);
+  if (!r.structOf(TOPICS)) return undefined;
+  const count = r.arrayLength();
+  if (count < 0) return undefined;
+  const topics = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    const topic = r.text(true);
     if (topic === undefined) return undefined;
-    out[i] = topic;
+    topics[i] = topic;
   }
-  return out;
+  return r.atEnd() ? topics : undefined;
 }
 
-function readEvents(value: unknown): SseEvent[] | undefined {
-  const events = field(value, 0, "events");
-  if (!Array.isArray(events)) return undefined;
-  const out = new Array<SseEvent>(events.length);
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i];
-    const topic = readText(field(e, 0, "topic"), true);
-    const event = readText(field(e, 1, "event"), true);
-    const data = readText(field(e, 2, "data"), false);
-    if (topic === undefined || event === undefined || data === undefined) return undefined;
-    out[i] = { topic, event, data };
+/** The events and each one's size in bytes (topic, event and data as UTF-8). */
+function readEvents(payload: Uint8Array): { events: SseEvent[]; sizes: number[] } | undefined {
+  const r = new PayloadReader(payload);
+  if (!r.structOf(EVENTS)) return undefined;
+  const count = r.arrayLength();
+  if (count < 0) return undefined;
+  const events = new Array<SseEvent>(count);
+  const sizes = new Array<number>(count);
+  for (let i = 0; i < count; i++) {
+    const before = r.textBytes;
+    const event = r.event();
+    if (event === undefined) return undefined;
+    events[i] = event;
+    sizes[i] = r.textBytes - before;
   }
-  return out;
-}
-
-/** A struct's field, from rmp_serde's positional array or a decoded map. */
-function field(value: unknown, index: number, name: string): unknown {
-  if (Array.isArray(value)) return value[index];
-  if (typeof value !== "object" || value === null || ArrayBuffer.isView(value)) return undefined;
-  return Object.hasOwn(value, name) ? (value as Record<string, unknown>)[name] : undefined;
+  return r.atEnd() ? { events, sizes } : undefined;
 }
 
 const LF = 10;
 const CR = 13;
+/** Up to this many bytes, ASCII is read without the TextDecoder call (its cost is per call). */
+const SHORT_TEXT = 64;
 
-function readText(value: unknown, singleLine: boolean): string | undefined {
-  // isView, not only instanceof: a map whose bin key spells "__proto__" is an object with a
-  // Uint8Array prototype, which passes instanceof and is no array at all.
-  if (!(value instanceof Uint8Array) || !ArrayBuffer.isView(value)) return undefined;
-  if (singleLine && (value.includes(LF) || value.includes(CR))) return undefined;
-  try {
-    return utf8.decode(value);
-  } catch {
-    return undefined;
+/** A cursor over one payload; every read returns undefined (or -1) for what it does not take. */
+class PayloadReader {
+  #at = 0;
+  /** UTF-8 bytes of all the text read so far (as the strings read hold them). */
+  textBytes = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+
+  atEnd(): boolean {
+    return this.#at === this.bytes.length;
   }
+
+  /** A one-field struct: a map whose only key is `name`, or an array of one; after it, the field's value. */
+  structOf(name: Uint8Array): boolean {
+    const fields = this.mapLength();
+    if (fields >= 0) return fields === 1 && this.#stringLength() === name.length && this.#matches(name);
+    return this.arrayLength() === 1;
+  }
+
+  /** An event struct: a map of exactly topic, event and data in any order, or an array of the three. */
+  event(): SseEvent | undefined {
+    const fields = this.mapLength();
+    if (fields < 0) {
+      if (this.arrayLength() !== 3) return undefined;
+      const topic = this.text(true);
+      if (topic === undefined) return undefined;
+      const event = this.text(true);
+      if (event === undefined) return undefined;
+      const data = this.text(false);
+      return data === undefined ? undefined : { topic, event, data };
+    }
+    if (fields !== 3) return undefined;
+    const values: (string | undefined)[] = [undefined, undefined, undefined];
+    for (let f = 0; f < 3; f++) {
+      const length = this.#stringLength(); // a key is a str or bin too
+      const field = EVENT_FIELDS.findIndex((name) => name.length === length && this.#matches(name));
+      // A repeated key is the decoder's to settle (the last one wins there).
+      if (field < 0 || values[field] !== undefined) return undefined;
+      values[field] = this.text(field !== 2);
+      if (values[field] === undefined) return undefined;
+    }
+    return { topic: values[0]!, event: values[1]!, data: values[2]! };
+  }
+
+  mapLength(): number {
+    const tag = this.bytes[this.#at];
+    if (tag === undefined) return -1;
+    if (tag >= 0x80 && tag <= 0x8f) {
+      this.#at++;
+      return tag & 0x0f;
+    }
+    return tag === 0xde ? this.#length(2) : tag === 0xdf ? this.#length(4) : -1;
+  }
+
+  arrayLength(): number {
+    const tag = this.bytes[this.#at];
+    if (tag === undefined) return -1;
+    if (tag >= 0x90 && tag <= 0x9f) {
+      this.#at++;
+      return tag & 0x0f;
+    }
+    return tag === 0xdc ? this.#length(2) : tag === 0xdd ? this.#length(4) : -1;
+  }
+
+  /** A str or bin holding strict UTF-8 (without CR or LF if `singleLine`), as the schema's `text`. */
+  text(singleLine: boolean): string | undefined {
+    const length = this.#stringLength();
+    if (length < 0) return undefined;
+    const start = this.#at;
+    const end = start + length;
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      const byte = this.bytes[i]!;
+      if (byte >= 0x80) ascii = false;
+      else if (singleLine && (byte === LF || byte === CR)) return undefined;
+    }
+    this.#at = end;
+    this.textBytes += length;
+    if (ascii && length <= SHORT_TEXT) return latin1(this.bytes, start, end);
+    try {
+      const decoded = utf8.decode(this.bytes.subarray(start, end));
+      // The decoder drops a leading byte order mark, as the schema's text does.
+      if (this.bytes[start] === 0xef && this.bytes[start + 1] === 0xbb && this.bytes[start + 2] === 0xbf) this.textBytes -= 3;
+      return decoded;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #matches(name: Uint8Array): boolean {
+    for (let i = 0; i < name.length; i++) if (this.bytes[this.#at + i] !== name[i]) return false;
+    this.#at += name.length;
+    return true;
+  }
+
+  /** The length of a str or bin (any width), the reader then at its bytes; -1 if it is neither or cut short. */
+  #stringLength(): number {
+    const tag = this.bytes[this.#at];
+    if (tag === undefined) return -1;
+    let length: number;
+    if (tag >= 0xa0 && tag <= 0xbf) {
+      this.#at++;
+      length = tag & 0x1f;
+    } else if (tag === 0xd9 || tag === 0xc4) length = this.#length(1);
+    else if (tag === 0xda || tag === 0xc5) length = this.#length(2);
+    else if (tag === 0xdb || tag === 0xc6) length = this.#length(4);
+    else return -1;
+    return length >= 0 && this.#at + length <= this.bytes.length ? length : -1;
+  }
+
+  /** A big-endian length of `size` bytes after the tag. */
+  #length(size: 1 | 2 | 4): number {
+    const at = this.#at + 1;
+    if (at + size > this.bytes.length) return -1;
+    const b = this.bytes;
+    this.#at = at + size;
+    if (size === 1) return b[at]!;
+    if (size === 2) return (b[at]! << 8) | b[at + 1]!;
+    return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+  }
+}
+
+function ascii(name: string): Uint8Array {
+  return Uint8Array.from(name, (c) => c.charCodeAt(0));
+}
+
+/** Bytes below 0x80 as a string, without a TextDecoder call. */
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  let out = "";
+  for (let i = start; i < end; i++) out += String.fromCharCode(bytes[i]!);
+  return out;
 }
 
 /** One decoder for all payloads: nothing re-enters it (the key converter never decodes). */

@@ -134,6 +134,12 @@ describe("parseSubmit", () => {
     expect(parseSubmit(encode({ events: [fits] }), limits).events).toHaveLength(1);
   });
 
+  test("a size counts the string as read: a leading byte order mark is dropped by the decoder", () => {
+    const bom = { topic: "t", event: "e", data: "\uFEFFé" + "x".repeat(60) }; // 1 + 1 + 2 + 60 = 64 bytes as read
+    expect(parseSubmit(encode({ events: [bom] }), limits).events[0]!.data).toBe("é" + "x".repeat(60));
+    rejects(() => parseSubmit(encode({ events: [{ ...bom, data: bom.data + "x" }] }), limits), /event 0 is 65 bytes/);
+  });
+
   test("an empty submission is valid", () => {
     expect(parseSubmit(encode({ events: [] }), limits).events).toEqual([]);
   });
@@ -144,7 +150,7 @@ describe("the hand-read fast path accepts exactly what the schemas accept", () =
   // Strings near the rules: line breaks, invalid UTF-8 as bin, non-strings, impostors.
   const text = fc.oneof(
     fc.string({ maxLength: 6 }),
-    fc.constantFrom("a\nb", "\r", "é", ""),
+    fc.constantFrom("a\nb", "\r", "é", "", "\uFEFFé"), // the decoder drops a leading byte order mark
     fc.uint8Array({ maxLength: 4 }),
     fc.constantFrom(new Uint8Array([0xc3, 0x28]), new Uint8Array([10]), 1, null, true),
     // decodes to an object whose prototype is a Uint8Array: instanceof says yes, it is no array
@@ -159,6 +165,9 @@ describe("the hand-read fast path accepts exactly what the schemas accept", () =
           new BinKeyMap(Object.entries(record)),
           new BinKeyMap([[oddKey, oddValue], ...Object.entries(record)]),
           new BinKeyMap([...Object.entries(record), [oddKey, oddValue]]),
+          // keys twice: the decoder keeps the last
+          new BinKeyMap([...Object.entries(record), ...Object.entries(record).reverse()]),
+          new BinKeyMap([...Object.entries(record), ...Object.entries(record).slice(0, 1)]),
         ),
       );
   const struct = (fields: Record<string, fc.Arbitrary<unknown>>) =>
@@ -191,8 +200,11 @@ describe("the hand-read fast path accepts exactly what the schemas accept", () =
     expected: (data: T) => unknown,
   ): void {
     fc.assert(
-      fc.property(fc.oneof(shape, fc.anything()), (value) => {
-        const payload = encodeWithBinKeys(value);
+      fc.property(fc.oneof(shape, fc.anything()), fc.constantFrom("whole", "cut", "trailing"), (value, form) => {
+        const whole = encodeWithBinKeys(value);
+        // A payload cut short, or with a byte after its value, is not msgpack of one value.
+        const payload =
+          form === "whole" ? whole : form === "cut" ? whole.subarray(0, -1) : Uint8Array.of(...whole, 0xc0);
         const decoded = outcome(() => decodePayload(payload));
         const viaSchema = "ok" in decoded ? schema.safeParse(decoded.ok) : { success: false as const };
         const got = outcome(() => parse(payload));
@@ -211,5 +223,48 @@ describe("the hand-read fast path accepts exactly what the schemas accept", () =
 
   test("submit payloads", () => {
     agreesWithSchema(struct({ events: list(event) }), submitSchema, (p) => parseSubmit(p, roomy), (data) => data);
+  });
+
+  test("submit payloads: an event's size is that of the strings the schema reads", () => {
+    const tight: Limits = { ...roomy, maxEventBytes: 6 };
+    const size = (e: { topic: string; event: string; data: string }) => utf8(e.topic).length + utf8(e.event).length + utf8(e.data).length;
+    fc.assert(
+      fc.property(struct({ events: list(event) }), (value) => {
+        const payload = encodeWithBinKeys(value);
+        const decoded = outcome(() => decodePayload(payload));
+        const viaSchema = "ok" in decoded ? submitSchema.safeParse(decoded.ok) : { success: false as const };
+        const got = outcome(() => parseSubmit(payload, tight));
+        if (!viaSchema.success) return "rejected" in got;
+        const over = viaSchema.data.events.findIndex((e) => size(e) > tight.maxEventBytes);
+        if (over < 0) return "ok" in got;
+        return "rejected" in got && got.rejected === `event ${over} is ${size(viaSchema.data.events[over]!)} bytes, over the limit of 6`;
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  test("a repeated key is settled as the decoder settles it: the last one wins", () => {
+    const event = (entries: [string, string][]) => encodeWithBinKeys({ events: [new BinKeyMap(entries)] });
+    rejects(() => parseSubmit(event([["topic", "a"], ["event", "b"], ["topic", "c"]]), roomy), /events\.0\.data: expected a string/);
+    expect(parseSubmit(event([["topic", "a"], ["event", "b"], ["data", "x"], ["topic", "c"]]), roomy).events).toEqual([
+      { topic: "c", event: "b", data: "x" },
+    ]);
+  });
+
+  test("any header width: str 8/16/32, bin 8/16/32, map 16/32, array 16/32", () => {
+    const be = (n: number, size: number) => Array.from({ length: size }, (_, i) => (n >>> (8 * (size - 1 - i))) & 0xff);
+    const str = (s: string, tag: number, size: number) => [tag, ...be(utf8(s).length, size), ...utf8(s)];
+    const topics = (strTag: number, strSize: number) => [0xdc, 0, 2, ...str("a", strTag, strSize), ...str("bé", strTag, strSize)];
+    for (const [tag, size] of [[0xd9, 1], [0xda, 2], [0xdb, 4], [0xc4, 1], [0xc5, 2], [0xc6, 4]] as const) {
+      const map16 = Uint8Array.of(0xde, 0, 1, ...str("topics", tag, size), ...topics(tag, size));
+      const map32 = Uint8Array.of(0xdf, 0, 0, 0, 1, ...str("topics", tag, size), ...topics(tag, size));
+      const array32 = Uint8Array.of(0xdd, 0, 0, 0, 1, ...topics(tag, size));
+      for (const payload of [map16, map32, array32]) {
+        expect(parseSubscribe(payload, roomy)).toEqual({ topics: ["a", "bé"] });
+        expect(subscribeSchema.parse(decodePayload(payload)).topics).toEqual(["a", "bé"]);
+      }
+    }
+    const event = [0x83, ...str("data", 0xd9, 1), ...str("x", 0xc5, 2), ...str("topic", 0xc4, 1), ...str("t", 0xdb, 4), ...str("event", 0xda, 2), ...str("e", 0xd9, 1)];
+    expect(parseSubmit(Uint8Array.of(0x91, 0xdd, 0, 0, 0, 1, ...event), roomy)).toEqual({ events: [{ topic: "t", event: "e", data: "x" }] });
   });
 });
