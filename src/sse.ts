@@ -40,6 +40,9 @@ export const OPEN_FRAME = encodeComment("ok");
  * before it drops can still resume from where it started.
  */
 export function encodeOpenFrame(id: string): Uint8Array {
-  return encoder.encode(`: ok\nid: ${id}\n\n`);
+  // Streams opened between two events start at the same id: they share one frame.
+  if (lastOpenFrame?.id !== id) lastOpenFrame = { id, frame: encoder.encode(`: ok\nid: ${id}\n\n`) };
+  return lastOpenFrame.frame;
 }
+let lastOpenFrame: { readonly id: string; readonly frame: Uint8Array } | undefined;
 export const HEARTBEAT_FRAME = encodeComment("");

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { encodeComment, encodeEvent, HEARTBEAT_FRAME, OPEN_FRAME } from "../src/sse.ts";
+import { encodeComment, encodeEvent, encodeOpenFrame, HEARTBEAT_FRAME, OPEN_FRAME } from "../src/sse.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
@@ -38,5 +38,15 @@ describe("comments", () => {
     expect(text(encodeComment("hi"))).toBe(": hi\n\n");
     expect(text(OPEN_FRAME).startsWith(":")).toBe(true);
     expect(text(HEARTBEAT_FRAME)).toBe(": \n\n");
+  });
+});
+
+describe("encodeOpenFrame", () => {
+  test("a comment and the id to resume from; streams opened at the same id share one frame", () => {
+    const first = encodeOpenFrame("5-2");
+    expect(text(first)).toBe(": ok\nid: 5-2\n\n");
+    expect(encodeOpenFrame("5-2")).toBe(first);
+    expect(text(encodeOpenFrame("5-3"))).toBe(": ok\nid: 5-3\n\n");
+    expect(text(encodeOpenFrame("5-2"))).toBe(": ok\nid: 5-2\n\n");
   });
 });
