@@ -178,23 +178,11 @@ class PayloadReader {
   }
 
   mapLength(): number {
-    const tag = this.bytes[this.#at];
-    if (tag === undefined) return -1;
-    if (tag >= 0x80 && tag <= 0x8f) {
-      this.#at++;
-      return tag & 0x0f;
-    }
-    return tag === 0xde ? this.#length(2) : tag === 0xdf ? this.#length(4) : -1;
+    return this.#containerLength(0x80, 0xde, 0xdf);
   }
 
   arrayLength(): number {
-    const tag = this.bytes[this.#at];
-    if (tag === undefined) return -1;
-    if (tag >= 0x90 && tag <= 0x9f) {
-      this.#at++;
-      return tag & 0x0f;
-    }
-    return tag === 0xdc ? this.#length(2) : tag === 0xdd ? this.#length(4) : -1;
+    return this.#containerLength(0x90, 0xdc, 0xdd);
   }
 
   /** A str or bin holding strict UTF-8 (without CR or LF if `singleLine`), as the schema's `text`. */
@@ -241,6 +229,17 @@ class PayloadReader {
     else if (tag === 0xdb || tag === 0xc6) length = this.#length(4);
     else return -1;
     return length >= 0 && this.#at + length <= this.bytes.length ? length : -1;
+  }
+
+  /** A map or array header: the fix form (length in the tag's low 4 bits) or a 16/32-bit length. */
+  #containerLength(fix: number, tag16: number, tag32: number): number {
+    const tag = this.bytes[this.#at];
+    if (tag === undefined) return -1;
+    if (tag >= fix && tag <= fix + 0x0f) {
+      this.#at++;
+      return tag & 0x0f;
+    }
+    return tag === tag16 ? this.#length(2) : tag === tag32 ? this.#length(4) : -1;
   }
 
   /** A big-endian length of `size` bytes after the tag. */
