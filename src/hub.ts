@@ -26,10 +26,16 @@ export interface TopicInterest {
   topicClosed(topic: string): void;
 }
 
+/**
+ * A topic's local audience. Most topics (one per user, say) have a single subscriber,
+ * which is kept as is: a Set is made only for the second one.
+ */
+type Audience = Subscriber | Set<Subscriber>;
+
 export class Hub {
   /** Numbers and keeps events for resuming; undefined when history is off. */
   readonly history: History | undefined;
-  readonly #topics = new Map<string, Set<Subscriber>>();
+  readonly #topics = new Map<string, Audience>();
   readonly #subscribers = new Set<Subscriber>();
   #interest: TopicInterest | undefined;
   /** Cumulative counts for metrics, kept as plain numbers: the hot path only adds. */
@@ -61,13 +67,13 @@ export class Hub {
   subscribe(subscriber: Subscriber, topics: readonly string[]): void {
     this.#subscribers.add(subscriber);
     for (const topic of topics) {
-      let audience = this.#topics.get(topic);
-      if (!audience) {
-        audience = new Set();
-        this.#topics.set(topic, audience);
+      const audience = this.#topics.get(topic);
+      if (audience instanceof Set) audience.add(subscriber);
+      else if (audience) this.#topics.set(topic, new Set([audience, subscriber]));
+      else {
+        this.#topics.set(topic, subscriber);
         this.#interest?.topicOpened(topic);
       }
-      audience.add(subscriber);
     }
   }
 
@@ -75,7 +81,8 @@ export class Hub {
     if (!this.#subscribers.delete(subscriber)) return;
     for (const topic of topics) {
       const audience = this.#topics.get(topic);
-      if (!audience?.delete(subscriber) || audience.size > 0) continue;
+      const emptied = audience instanceof Set ? audience.delete(subscriber) && audience.size === 0 : audience === subscriber;
+      if (!emptied) continue;
       this.#topics.delete(topic);
       this.#interest?.topicClosed(topic);
     }
@@ -104,11 +111,17 @@ export class Hub {
   }
 
   /** The same bytes to every subscriber of a topic; counted for metrics. */
-  #fanOut(audience: Set<Subscriber>, frame: Uint8Array, position?: number): number {
-    for (const subscriber of audience) subscriber.push(frame, position);
-    this.deliveries += audience.size;
-    this.bytesWritten += frame.length * audience.size;
-    return audience.size;
+  #fanOut(audience: Audience, frame: Uint8Array, position?: number): number {
+    let count = 1;
+    if (audience instanceof Set) {
+      for (const subscriber of audience) subscriber.push(frame, position);
+      count = audience.size;
+    } else {
+      audience.push(frame, position);
+    }
+    this.deliveries += count;
+    this.bytesWritten += frame.length * count;
+    return count;
   }
 
   /** One tick of the shared heartbeat timer: a comment to each stream idle since the last. */

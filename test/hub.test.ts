@@ -79,6 +79,37 @@ describe("Hub", () => {
     expect(calls).toEqual(["+x", "+y", "-y", "-x"]);
   });
 
+  test("a topic's audience grows from one subscriber to many and back, delivering throughout", () => {
+    const hub = new Hub();
+    const [a, b, c] = [new Recorder(), new Recorder(), new Recorder()];
+    hub.subscribe(a, ["t"]);
+    expect(hub.dispatch([ev("t", "1")])).toBe(1);
+    hub.subscribe(b, ["t"]);
+    hub.subscribe(c, ["t"]);
+    expect(hub.dispatch([ev("t", "2")])).toBe(3);
+    hub.unsubscribe(a, ["t"]);
+    hub.unsubscribe(c, ["t"]);
+    expect(hub.dispatch([ev("t", "3")])).toBe(1);
+    expect(a.texts).toEqual(["data: 1\n\n", "data: 2\n\n"]);
+    expect(b.texts).toEqual(["data: 2\n\n", "data: 3\n\n"]);
+    expect(c.texts).toEqual(["data: 2\n\n"]);
+    hub.unsubscribe(b, ["t"]);
+    expect(hub.hasTopic("t")).toBe(false);
+    expect(hub.dispatch([ev("t", "4")])).toBe(0);
+    expect(b.frames.length).toBe(2);
+  });
+
+  test("a subscriber unknown to a topic cannot remove the one subscriber it has", () => {
+    const hub = new Hub();
+    const [a, b] = [new Recorder(), new Recorder()];
+    hub.subscribe(a, ["t"]);
+    hub.subscribe(b, ["u"]);
+    hub.unsubscribe(b, ["t", "u"]);
+    expect(hub.hasTopic("t")).toBe(true);
+    expect(hub.dispatch([ev("t", "1")])).toBe(1);
+    expect(a.texts).toEqual(["data: 1\n\n"]);
+  });
+
   test("heartbeat reaches only streams idle since the previous tick", () => {
     const hub = new Hub();
     const busy = new Recorder();
