@@ -179,6 +179,17 @@ describe("eventStreamResponse", () => {
     expect(await response.text()).toBe(": ok\n\ndata: 1\n\n");
   });
 
+  test("every Response has headers of its own: changing one changes no other", () => {
+    const first = eventStreamResponse(subscriberStream().stream, headers, undefined);
+    first.headers.set("X-Extra", "1");
+    first.headers.delete("content-type");
+    for (const env of [undefined, CLAIMING_SERVER]) {
+      const next = eventStreamResponse(subscriberStream().stream, headers, env);
+      expect([...next.headers]).toEqual([["content-type", "text/event-stream"]]);
+    }
+    expect(headers).toEqual({ "Content-Type": "text/event-stream" });
+  });
+
   test("for any other server: the stream is the body, and nothing is left to claim", async () => {
     const { stream } = subscriberStream();
     const response = eventStreamResponse(stream, headers, undefined);
