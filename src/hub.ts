@@ -81,7 +81,8 @@ export class Hub {
     if (!this.#subscribers.delete(subscriber)) return;
     for (const topic of topics) {
       const audience = this.#topics.get(topic);
-      const emptied = audience instanceof Set ? audience.delete(subscriber) && audience.size === 0 : audience === subscriber;
+      const emptied =
+        audience instanceof Set ? audience.delete(subscriber) && audience.size === 0 : audience === subscriber;
       if (!emptied) continue;
       this.#topics.delete(topic);
       this.#interest?.topicClosed(topic);
@@ -110,12 +111,15 @@ export class Hub {
     return deliveries;
   }
 
-  /** The same bytes to every subscriber of a topic; counted for metrics. */
+  /**
+   * The same bytes to every subscriber of a topic; counted for metrics as the frames
+   * handed over (a subscriber a push disconnects counts too, whichever form its topic has).
+   */
   #fanOut(audience: Audience, frame: Uint8Array, position?: number): number {
     let count = 1;
     if (audience instanceof Set) {
-      for (const subscriber of audience) subscriber.push(frame, position);
       count = audience.size;
+      for (const subscriber of audience) subscriber.push(frame, position);
     } else {
       audience.push(frame, position);
     }

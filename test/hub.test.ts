@@ -110,6 +110,21 @@ describe("Hub", () => {
     expect(a.texts).toEqual(["data: 1\n\n"]);
   });
 
+  test("a frame handed to a subscriber that leaves on it counts, alone on its topic or not", () => {
+    const hub = new Hub();
+    const leaving = (topics: string[]) => {
+      const recorder = new Recorder();
+      recorder.push = (frame) => (recorder.frames.push(frame), hub.unsubscribe(recorder, topics));
+      return recorder;
+    };
+    hub.subscribe(leaving(["alone"]), ["alone"]);
+    hub.subscribe(leaving(["shared"]), ["shared"]);
+    hub.subscribe(new Recorder(), ["shared"]);
+    expect(hub.dispatch([ev("alone", "1"), ev("shared", "2")])).toBe(3);
+    expect(hub.deliveries).toBe(3);
+    expect(hub.hasTopic("alone")).toBe(false);
+  });
+
   test("heartbeat reaches only streams idle since the previous tick", () => {
     const hub = new Hub();
     const busy = new Recorder();
