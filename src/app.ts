@@ -26,7 +26,7 @@ export interface AppDeps {
   readonly metrics: Metrics;
 }
 
-/** CORS for every origin, as the middleware answers everything else (`GET events` bypasses it). */
+/** CORS for every origin, as the middleware answers everything else (`GET events` has no middleware). */
 const ALLOW_ANY_ORIGIN = "Access-Control-Allow-Origin";
 
 const STREAM_HEADERS = {
@@ -52,7 +52,7 @@ export function createApp(deps: AppDeps): Hono {
     return branca.decode(token, { ttl: config.tokenTtlSeconds });
   };
 
-  // `GET events` comes ahead of the CORS middleware: through it, Hono would build and copy
+  // `GET events` goes through no CORS middleware: through it, Hono would build and copy
   // two more Responses per stream (its `c.res` setter; on Node each also becomes an undici
   // Response). The stream's own headers carry the one CORS header the middleware would add
   // (origin "*"); a rejection gets it through `c.header`, which the error answer includes.
@@ -83,15 +83,19 @@ export function createApp(deps: AppDeps): Hono {
     return shared ? openSharedStream(shared, topics, lastEventId, c.env) : openStream(topics, lastEventId, c.env);
   }
 
-  app.use(cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86400 }));
+  // CORS on every request but `GET events`: a request that matches one handler only is
+  // answered by Hono without compose, and synchronously (a Response, not a Promise of one):
+  // 4 µs of server CPU and 0.3 KB per stream less on Bun (bench/stream-variants.ts).
+  const allowAnyOrigin = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86400 });
+  app.on(["POST", "PUT", "PATCH", "DELETE", "OPTIONS"], "*", allowAnyOrigin);
 
-  app.get("/ping", (c) => c.text("pong"));
+  app.get("/ping", allowAnyOrigin, (c) => c.text("pong"));
   // Liveness: the process serves HTTP. Readiness: it can also deliver every event.
-  app.get("/health/live", (c) => c.text("live"));
-  app.get("/health/ready", (c) =>
+  app.get("/health/live", allowAnyOrigin, (c) => c.text("live"));
+  app.get("/health/ready", allowAnyOrigin, (c) =>
     transport.ready ? c.text("ready") : c.text("not ready: event transport unavailable", 503),
   );
-  app.get("/metrics", async (c) =>
+  app.get("/metrics", allowAnyOrigin, async (c) =>
     c.text(await metrics.render(), 200, { "Content-Type": metrics.registry.contentType }),
   );
 
@@ -169,7 +173,10 @@ export function createApp(deps: AppDeps): Hono {
     return c.text("OK");
   });
 
-  app.notFound((c) => c.text("not found", 404));
+  app.notFound((c) => {
+    c.header(ALLOW_ANY_ORIGIN, "*"); // a GET to no route has met no CORS middleware
+    return c.text("not found", 404);
+  });
 
   app.onError((error, c) => {
     if (error instanceof TokenError) {

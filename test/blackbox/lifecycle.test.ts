@@ -65,24 +65,31 @@ for (const runtime of SERVERS) {
         const origin = { Origin: "https://app.example" };
         for (const res of [
           await fetch(`${server.url}/ping`, { headers: origin }),
+          await fetch(`${server.url}/health/live`, { headers: origin }),
+          await fetch(`${server.url}/health/ready`, { headers: origin }),
+          await fetch(`${server.url}/metrics`, { headers: origin }),
+          await fetch(`${server.url}/no-such-route`, { headers: origin }), // 404
           await fetch(`${server.url}/events`, { headers: origin }), // 401
           await postSubmit(server, "bad", { headers: origin }), // 401
+          await fetch(`${server.url}/submit`, { method: "PUT", headers: origin }), // 404
         ]) {
           expect(res.headers.get("access-control-allow-origin")).toBe("*");
           await res.text();
         }
-        const preflight = await fetch(`${server.url}/submit`, {
-          method: "OPTIONS",
-          headers: {
-            ...origin,
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type, last-event-id",
-          },
-        });
-        expect(preflight.status).toBeLessThan(300);
-        expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
-        expect(preflight.headers.get("access-control-allow-methods")).toContain("POST");
-        expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("content-type");
+        for (const path of ["/submit", "/events"]) {
+          const preflight = await fetch(`${server.url}${path}`, {
+            method: "OPTIONS",
+            headers: {
+              ...origin,
+              "Access-Control-Request-Method": path === "/submit" ? "POST" : "GET",
+              "Access-Control-Request-Headers": "content-type, last-event-id",
+            },
+          });
+          expect(preflight.status).toBeLessThan(300);
+          expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+          expect(preflight.headers.get("access-control-allow-methods")).toContain("POST");
+          expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("content-type");
+        }
       } finally {
         await server.stop();
       }

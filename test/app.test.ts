@@ -1,0 +1,37 @@
+/**
+ * The Hono app in process, for what the black-box suites cannot see: how a request is
+ * answered, not only what the answer is.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { loadConfig } from "../src/config.ts";
+import { createLogger } from "../src/log.ts";
+import { createSseServer } from "../src/server.ts";
+import { SECRET_HEX, subscribeToken } from "./helpers/tokens.ts";
+
+const server = await createSseServer(
+  loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent" }),
+  createLogger("silent", () => {}),
+);
+afterAll(() => server.close());
+
+describe("app", () => {
+  // Opening a stream is the hot path of a connect storm: one handler, no middleware chain,
+  // so Hono answers with the Response itself rather than a Promise of it.
+  test("a stream opens synchronously: GET events answers a Response, not a Promise", async () => {
+    const answer = server.fetch(new Request(`http://127.0.0.1/events?token=${subscribeToken(["sync"])}`));
+    expect(answer).toBeInstanceOf(Response);
+    const response = answer as Response;
+    expect(response.status).toBe(200);
+    expect(response.headers.get("access-control-allow-origin")).toBe("*");
+    expect(server.hub.subscriberCount).toBe(1);
+    await response.body!.cancel();
+    expect(server.hub.subscriberCount).toBe(0);
+  });
+
+  test("a rejected stream is answered synchronously too, with its CORS header", () => {
+    const answer = server.fetch(new Request("http://127.0.0.1/events?token=nope"));
+    expect(answer).toBeInstanceOf(Response);
+    expect((answer as Response).status).toBe(401);
+    expect((answer as Response).headers.get("access-control-allow-origin")).toBe("*");
+  });
+});
