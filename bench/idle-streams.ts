@@ -61,7 +61,7 @@ async function start(runtime: string, variant: string): Promise<{ child: ChildPr
   const port = await new Promise<number>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`${runtime}/${variant} exited (${code})`)));
     createInterface({ input: child.stdout! }).on("line", (line) => {
-      if (line.startsWith('{"port"')) resolve(JSON.parse(line).port);
+      if (line.startsWith('{"msg":"listening"')) resolve(JSON.parse(line).port);
       else if (v8Flags) process.stderr.write(`  [${runtime}] ${line}\n`);
     });
   });

@@ -14,7 +14,8 @@
  * Each figure is the median of --runs runs (each on a fresh server), with min-max.
  *
  * Options:
- *   --targets bun,node,deno,nchan   (default: all four)
+ *   --targets bun,node,deno,nchan   (default: all four); also a runtime's floor, e.g. bun:start
+ *                                   or bun:start+hono+token (bench/stream-variants.ts VARIANT)
  *   --n 1000,5000,18000             (default)
  *   --runs 3
  *   --scenarios connect,memory,broadcast,fanout,topics,churn
@@ -40,7 +41,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { encode } from "@msgpack/msgpack";
 import { createBranca } from "../src/token/branca.ts";
-import { ROOT, SERVER_COMMANDS, type Runtime } from "../test/helpers/runtimes.ts";
+import { ROOT, RUNTIMES, SERVER_COMMANDS, type Runtime } from "../test/helpers/runtimes.ts";
 import {
   freePort,
   median,
@@ -61,7 +62,12 @@ const SECRET_HEX = "3f1e0d2c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2
 const PER_GEN = 4500; // streams per load-generator process (each is limited to 20,000 files)
 const NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so";
 
-type TargetName = Runtime | "nchan";
+/**
+ * A server under test: ours on a runtime, Nchan, or a runtime's floor: `bun:start` serves
+ * bench/stream-variants.ts (VARIANT=start: a bare ReadableStream body, no app), so what the
+ * runtime spends and what the app adds can be told apart in this same harness.
+ */
+type TargetName = Runtime | "nchan" | `${Runtime}:${string}`;
 
 // ---- options -------------------------------------------------------------------------
 
@@ -87,6 +93,11 @@ const opts = {
   report: option("report", ""),
 };
 for (const n of opts.ns) if (!(n > 0 && n <= 18_000)) throw new Error(`--n ${n}: must be 1..18000 (per-process open-file limit)`);
+for (const t of opts.targets) {
+  if (t !== "nchan" && !(RUNTIMES as readonly string[]).includes(t.split(":")[0]!)) {
+    throw new Error(`--targets ${t}: not nchan, ${RUNTIMES.join(", ")} or <runtime>:<stream-variants VARIANT>`);
+  }
+}
 
 // ---- process bookkeeping: everything started is killed on the way out -----------------
 
@@ -129,10 +140,13 @@ function serverArgs(runtime: Runtime, inspect: string | undefined): string[] {
   return [...PROFILE_FLAGS[runtime](opts.profile), ...rest];
 }
 
-async function startOurs(runtime: Runtime): Promise<Target> {
+async function startOurs(runtime: Runtime, variant?: string): Promise<Target> {
   const inspect = opts.profile && runtime === "deno" ? `${HOST}:${await freePort(HOST)}` : undefined;
+  const args = serverArgs(runtime, inspect);
+  // A floor serves the variant server in place of the entry point (the script is the last argument).
+  if (variant) args[args.length - 1] = "bench/stream-variants.ts";
   const child = track(
-    spawn(SERVER_COMMANDS[runtime][0]!, serverArgs(runtime, inspect), {
+    spawn(SERVER_COMMANDS[runtime][0]!, args, {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? "",
@@ -143,6 +157,7 @@ async function startOurs(runtime: Runtime): Promise<Target> {
         LOG_LEVEL: "info",
         NO_COLOR: "1",
         SSE_HEARTBEAT: "3600", // no heartbeat frames during a measurement
+        ...(variant ? { VARIANT: variant } : {}),
         // Server settings given to the driver pass through (e.g. SSE_HISTORY_SIZE=0 to compare).
         ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith("SSE_") && key !== "SSE_SECRET")),
       },
@@ -180,7 +195,7 @@ async function startOurs(runtime: Runtime): Promise<Target> {
     await stopRecording();
     await stopChild(child);
   };
-  return { name: runtime, port, pid: child.pid!, mode: "ours", stop };
+  return { name: variant ? `${runtime}:${variant}` : runtime, port, pid: child.pid!, mode: "ours", stop };
 }
 
 /** Records a CPU profile through the inspector at `address` until the returned function is called. */
@@ -260,7 +275,9 @@ async function startNchan(): Promise<Target> {
 }
 
 function startTarget(name: TargetName): Promise<Target> {
-  return name === "nchan" ? startNchan() : startOurs(name);
+  if (name === "nchan") return startNchan();
+  const [runtime, variant] = name.split(":") as [Runtime, string | undefined];
+  return startOurs(runtime, variant);
 }
 
 // ---- requests ------------------------------------------------------------------------

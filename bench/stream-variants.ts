@@ -2,8 +2,8 @@
  * A minimal server for bench/idle-streams.ts: every request gets an SSE-like response
  * whose body is built one of several ways (VARIANT), so that what a runtime spends per
  * open stream can be told apart from what the app spends. Runs unchanged on Bun, Deno and
- * Node (Node through @hono/node-server, as the real server). Prints `{"port":N}` once
- * listening. Variants:
+ * Node (Node through @hono/node-server, as the real server). Prints `{"msg":"listening","port":N}`
+ * once listening. bench/run.ts serves a variant as target `<runtime>:<variant>`. Variants:
  *
  *   fixed      a 6-byte string body (not a stream): the cost of an idle keep-alive request
  *   start      ReadableStream, opening frame enqueued in start, highWaterMark 0 (as src/stream.ts)
@@ -11,20 +11,25 @@
  *   bytes      ReadableStream of type "bytes", opening frame enqueued in start
  *   direct     Bun only: a `type: "direct"` stream writing the opening frame
  *   app        the real server (createSseServer and the runtime's listen adapter)
+ *   start+...  `start` behind layers of the app's work per open (`layeredFetch`), e.g.
+ *              start+hono, start+token, start+headers+hono+token
  */
 import { serve } from "@hono/node-server";
+import { Hono } from "hono";
 import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
+import { parseSubscribe } from "../src/protocol.ts";
 import { createSseServer, type FetchHandler, type Listen } from "../src/server.ts";
 import { OPEN_FRAME } from "../src/sse.ts";
+import { createBranca } from "../src/token/branca.ts";
 
 const variant = process.env.VARIANT ?? "start";
 const HEADERS = { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" };
 /** Streams kept reachable (as the hub does), so that nothing is collected early. */
 const held: unknown[] = [];
 
-function body(): BodyInit {
-  switch (variant) {
+function body(kind = variant): BodyInit {
+  switch (kind) {
     case "fixed":
       return ": ok\n\n";
     case "start":
@@ -58,11 +63,41 @@ function body(): BodyInit {
         },
       } as unknown as UnderlyingDefaultSource<Uint8Array>);
     default:
-      throw new Error(`unknown VARIANT ${variant}`);
+      throw new Error(`unknown VARIANT ${kind}`);
   }
 }
 
-const announce = (port: number) => console.log(JSON.stringify({ port }));
+/**
+ * `start+<layer>+...`: the `start` body behind some of what the app does per open, to tell
+ * what each costs: `headers` reads Last-Event-ID (the runtime then builds the request's
+ * Headers), `hono` routes through a Hono app (the one `GET events` handler, as src/app.ts),
+ * `token` verifies the Branca token and reads its subscription.
+ */
+async function layeredFetch(name: string): Promise<FetchHandler> {
+  const [base, ...layers] = name.split("+");
+  const unknown = layers.filter((l) => !["headers", "hono", "token"].includes(l));
+  if (base !== "start" || unknown.length > 0) throw new Error(`unknown VARIANT ${name}`);
+  const config = loadConfig({ SSE_SECRET: process.env.SSE_SECRET ?? "" });
+  const branca = createBranca(config.secret);
+  const open = (token: string | undefined, lastEventId: string | null | undefined): Response => {
+    if (layers.includes("token")) held.push(parseSubscribe(branca.decode(token ?? ""), config).topics);
+    held.push(lastEventId);
+    return new Response(body("start"), { headers: HEADERS });
+  };
+  const readsHeaders = layers.includes("headers");
+  if (layers.includes("hono")) {
+    const app = new Hono().get("/events", (c) => open(c.req.query("token"), readsHeaders ? c.req.header("last-event-id") : null));
+    return (request) => app.fetch(request);
+  }
+  return (request) => {
+    const url = request.url;
+    const at = url.indexOf("token=");
+    return open(at < 0 ? undefined : url.slice(at + 6), readsHeaders ? request.headers.get("last-event-id") : null);
+  };
+}
+
+// The line bench/run.ts and bench/idle-streams.ts wait for (the server's own log line says the same).
+const announce = (port: number) => console.log(JSON.stringify({ msg: "listening", port }));
 const host = "127.0.0.1";
 const isBun = typeof Bun !== "undefined";
 const isDeno = "Deno" in globalThis;
@@ -83,7 +118,7 @@ if (variant === "app") {
       : { listen: (await import("../src/listen/node.ts")).listenWithNode };
   announce((await listen(server.fetch, config, logger)).port);
 } else {
-  const fetch: FetchHandler = () => new Response(body(), { headers: HEADERS });
+  const fetch = variant.includes("+") ? await layeredFetch(variant) : () => new Response(body(), { headers: HEADERS });
   if (isBun) {
     announce(Bun.serve({ port: 0, hostname: host, fetch, idleTimeout: 0 }).port!);
   } else if (isDeno) {
