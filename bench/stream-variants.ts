@@ -73,7 +73,7 @@ function body(kind = variant): BodyInit {
  * Headers), `hono` routes through a Hono app (the one `GET events` handler, as src/app.ts),
  * `token` verifies the Branca token and reads its subscription.
  */
-async function layeredFetch(name: string): Promise<FetchHandler> {
+function layeredFetch(name: string): FetchHandler {
   const [base, ...layers] = name.split("+");
   const unknown = layers.filter((l) => !["headers", "hono", "token"].includes(l));
   if (base !== "start" || unknown.length > 0) throw new Error(`unknown VARIANT ${name}`);
@@ -118,7 +118,7 @@ if (variant === "app") {
       : { listen: (await import("../src/listen/node.ts")).listenWithNode };
   announce((await listen(server.fetch, config, logger)).port);
 } else {
-  const fetch = variant.includes("+") ? await layeredFetch(variant) : () => new Response(body(), { headers: HEADERS });
+  const fetch = variant.includes("+") ? layeredFetch(variant) : () => new Response(body(), { headers: HEADERS });
   if (isBun) {
     announce(Bun.serve({ port: 0, hostname: host, fetch, idleTimeout: 0 }).port!);
   } else if (isDeno) {
