@@ -1,7 +1,7 @@
 /** Serving through node:http, by way of @hono/node-server. */
 import { serve, type Http2Bindings, type HttpBindings } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { ServerResponse, type Server } from "node:http";
+import { IncomingMessage, ServerResponse, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { encodeChunk, LAST_CHUNK } from "../http1/response.ts";
 import type { FetchHandler, Listen } from "../server.ts";
@@ -54,6 +54,10 @@ function takeOver(response: Response, env: HttpBindings | Http2Bindings): Respon
   socket.uncork();
   if (!claimed) return streamingResponse(claimable);
   out.on("close", claimed.clientGone);
+  // The request (a GET: no body) is let end now. node:http then finds it finished when the
+  // client goes, instead of destroying it with an "aborted" error and formatting that
+  // error's stack (8-11 µs; 26 with tsx's source maps) for every stream that drops.
+  if (env.incoming instanceof IncomingMessage) env.incoming.resume();
   return RESPONSE_ALREADY_SENT;
 }
 
