@@ -25,8 +25,25 @@ import { createBranca } from "../src/token/branca.ts";
 
 const variant = process.env.VARIANT ?? "start";
 const HEADERS = { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" };
-/** Streams kept reachable (as the hub does), so that nothing is collected early. */
-const held: unknown[] = [];
+/**
+ * Open streams' controllers, reachable as the hub keeps its subscribers and let go when the
+ * client goes (as the hub lets go), so that RSS per stream counts open streams only.
+ */
+const open = new Set<unknown>();
+/** What the layers compute, kept somewhere so that no JIT drops the work. */
+let lastResult: unknown;
+
+/** A stream source whose controller is held while the stream is open. */
+function heldWhileOpen<C>(start: (c: C) => void): { start(c: C): void; cancel(): void } {
+  let controller: C;
+  return {
+    start: (c) => {
+      open.add((controller = c));
+      start(c);
+    },
+    cancel: () => void open.delete(controller),
+  };
+}
 
 function body(kind = variant): BodyInit {
   switch (kind) {
@@ -34,14 +51,14 @@ function body(kind = variant): BodyInit {
       return ": ok\n\n";
     case "start":
       return new ReadableStream<Uint8Array>(
-        { start: (c) => void held.push(c, c.enqueue(OPEN_FRAME)) },
+        heldWhileOpen((c: ReadableStreamDefaultController<Uint8Array>) => c.enqueue(OPEN_FRAME)),
         { highWaterMark: 0 },
       );
     case "pull": {
       let sent = false;
       return new ReadableStream<Uint8Array>(
         {
-          start: (c) => void held.push(c),
+          ...heldWhileOpen(() => {}),
           pull: (c) => {
             if (!sent) c.enqueue(OPEN_FRAME);
             sent = true;
@@ -51,17 +68,23 @@ function body(kind = variant): BodyInit {
       );
     }
     case "bytes":
-      return new ReadableStream({ type: "bytes", start: (c) => void held.push(c, c.enqueue(OPEN_FRAME.slice())) });
-    case "direct":
+      return new ReadableStream({
+        type: "bytes",
+        ...heldWhileOpen((c: ReadableByteStreamController) => c.enqueue(OPEN_FRAME.slice())),
+      });
+    case "direct": {
+      let controller: unknown;
       return new ReadableStream({
         type: "direct",
         pull: (c: { write(b: Uint8Array): void; flush(): void }) => {
-          held.push(c);
+          open.add((controller = c));
           c.write(OPEN_FRAME);
           c.flush();
           return new Promise(() => {}); // stays open
         },
+        cancel: () => void open.delete(controller),
       } as unknown as UnderlyingDefaultSource<Uint8Array>);
+    }
     default:
       throw new Error(`unknown VARIANT ${kind}`);
   }
@@ -80,8 +103,8 @@ function layeredFetch(name: string): FetchHandler {
   const config = loadConfig({ SSE_SECRET: process.env.SSE_SECRET ?? "" });
   const branca = createBranca(config.secret);
   const open = (token: string | undefined, lastEventId: string | null | undefined): Response => {
-    if (layers.includes("token")) held.push(parseSubscribe(branca.decode(token ?? ""), config).topics);
-    held.push(lastEventId);
+    if (layers.includes("token")) lastResult = parseSubscribe(branca.decode(token ?? ""), config).topics;
+    if (lastEventId) lastResult = lastEventId;
     return new Response(body("start"), { headers: HEADERS });
   };
   const readsHeaders = layers.includes("headers");
