@@ -12,15 +12,17 @@
  *   direct     Bun only: a `type: "direct"` stream writing the opening frame
  *   app        the real server (createSseServer and the runtime's listen adapter)
  *   start+...  `start` behind layers of the app's work per open (`layeredFetch`), e.g.
- *              start+hono, start+token, start+headers+hono+token
+ *              start+hono, start+token, start+headers+hono+token+hub
  */
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { loadConfig } from "../src/config.ts";
+import { Hub } from "../src/hub.ts";
 import { createLogger } from "../src/log.ts";
 import { parseSubscribe } from "../src/protocol.ts";
 import { createSseServer, type FetchHandler, type Listen } from "../src/server.ts";
 import { OPEN_FRAME } from "../src/sse.ts";
+import { eventStreamResponse, SubscriberStream } from "../src/stream.ts";
 import { createBranca } from "../src/token/branca.ts";
 
 const variant = process.env.VARIANT ?? "start";
@@ -90,22 +92,30 @@ function body(kind = variant): BodyInit {
   }
 }
 
+const hub = new Hub();
+const HUB_TOPICS = ["layers"];
+const APP_HEADERS = { ...HEADERS, "X-Accel-Buffering": "no", "Access-Control-Allow-Origin": "*" };
+
 /**
  * `start+<layer>+...`: the `start` body behind some of what the app does per open, to tell
  * what each costs: `headers` reads Last-Event-ID (the runtime then builds the request's
  * Headers), `hono` routes through a Hono app (the one `GET events` handler, as src/app.ts),
- * `token` verifies the Branca token and reads its subscription.
+ * `token` verifies the Branca token and reads its subscription, `hub` makes the stream as
+ * the app does (a SubscriberStream in a Hub, all on one topic, the app's four headers).
  */
 function layeredFetch(name: string): FetchHandler {
   const [base, ...layers] = name.split("+");
-  const unknown = layers.filter((l) => !["headers", "hono", "token"].includes(l));
+  const unknown = layers.filter((l) => !["headers", "hono", "token", "hub"].includes(l));
   if (base !== "start" || unknown.length > 0) throw new Error(`unknown VARIANT ${name}`);
   const config = loadConfig({ SSE_SECRET: process.env.SSE_SECRET ?? "" });
   const branca = createBranca(config.secret);
   const open = (token: string | undefined, lastEventId: string | null | undefined): Response => {
     if (layers.includes("token")) lastResult = parseSubscribe(branca.decode(token ?? ""), config).topics;
     if (lastEventId) lastResult = lastEventId;
-    return new Response(body("start"), { headers: HEADERS });
+    if (!layers.includes("hub")) return new Response(body("start"), { headers: HEADERS });
+    const stream: SubscriberStream = new SubscriberStream(OPEN_FRAME, 100, () => hub.unsubscribe(stream, HUB_TOPICS));
+    hub.subscribe(stream, HUB_TOPICS);
+    return eventStreamResponse(stream, APP_HEADERS, undefined);
   };
   const readsHeaders = layers.includes("headers");
   if (layers.includes("hono")) {
