@@ -31,7 +31,7 @@ const HEADERS = { "Content-Type": "text/event-stream", "Cache-Control": "no-cach
  * Open streams' controllers, reachable as the hub keeps its subscribers and let go when the
  * client goes (as the hub lets go), so that RSS per stream counts open streams only.
  */
-const open = new Set<unknown>();
+const openControllers = new Set<unknown>();
 /** What the layers compute, kept somewhere so that no JIT drops the work. */
 let lastResult: unknown;
 
@@ -40,10 +40,10 @@ function heldWhileOpen<C>(start: (c: C) => void): { start(c: C): void; cancel():
   let controller: C;
   return {
     start: (c) => {
-      open.add((controller = c));
+      openControllers.add((controller = c));
       start(c);
     },
-    cancel: () => void open.delete(controller),
+    cancel: () => void openControllers.delete(controller),
   };
 }
 
@@ -79,12 +79,12 @@ function body(kind = variant): BodyInit {
       return new ReadableStream({
         type: "direct",
         pull: (c: { write(b: Uint8Array): void; flush(): void }) => {
-          open.add((controller = c));
+          openControllers.add((controller = c));
           c.write(OPEN_FRAME);
           c.flush();
           return new Promise(() => {}); // stays open
         },
-        cancel: () => void open.delete(controller),
+        cancel: () => void openControllers.delete(controller),
       } as unknown as UnderlyingDefaultSource<Uint8Array>);
     }
     default:
@@ -109,7 +109,7 @@ function layeredFetch(name: string): FetchHandler {
   if (base !== "start" || unknown.length > 0) throw new Error(`unknown VARIANT ${name}`);
   const config = loadConfig({ SSE_SECRET: process.env.SSE_SECRET ?? "" });
   const branca = createBranca(config.secret);
-  const open = (token: string | undefined, lastEventId: string | null | undefined): Response => {
+  const answer = (token: string | undefined, lastEventId: string | null | undefined): Response => {
     if (layers.includes("token")) lastResult = parseSubscribe(branca.decode(token ?? ""), config).topics;
     if (lastEventId) lastResult = lastEventId;
     if (!layers.includes("hub")) return new Response(body("start"), { headers: HEADERS });
@@ -119,13 +119,13 @@ function layeredFetch(name: string): FetchHandler {
   };
   const readsHeaders = layers.includes("headers");
   if (layers.includes("hono")) {
-    const app = new Hono().get("/events", (c) => open(c.req.query("token"), readsHeaders ? c.req.header("last-event-id") : null));
+    const app = new Hono().get("/events", (c) => answer(c.req.query("token"), readsHeaders ? c.req.header("last-event-id") : null));
     return (request) => app.fetch(request);
   }
   return (request) => {
     const url = request.url;
     const at = url.indexOf("token=");
-    return open(at < 0 ? undefined : url.slice(at + 6), readsHeaders ? request.headers.get("last-event-id") : null);
+    return answer(at < 0 ? undefined : url.slice(at + 6), readsHeaders ? request.headers.get("last-event-id") : null);
   };
 }
 
