@@ -26,7 +26,10 @@ export interface AppDeps {
   readonly metrics: Metrics;
 }
 
-/** CORS for every origin, as the middleware answers everything else (`GET events` has no middleware). */
+/**
+ * The header the CORS middleware adds; `GET events` and the not-found answer, which it
+ * never sees, set it themselves.
+ */
 const ALLOW_ANY_ORIGIN = "Access-Control-Allow-Origin";
 
 const STREAM_HEADERS = {
