@@ -7,6 +7,8 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** Each generator gets its own block of source addresses (bench/loadgen.ts); this run's start at random. */
+let nextSourceBlock = Math.floor(Math.random() * 240);
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -30,6 +32,7 @@ export class LoadGenerator {
     this.child = spawn(process.execPath, ["--import", "tsx", "bench/loadgen.ts"], {
       cwd: ROOT,
       stdio: ["pipe", "pipe", "inherit"],
+      env: { ...process.env, LOADGEN_SOURCE_BLOCK: String(nextSourceBlock++ % 240) },
     });
     onSpawn(this.child);
     let markReady!: () => void;
