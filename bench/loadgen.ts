@@ -70,7 +70,7 @@ let sourcesUsed = 0;
 
 function nextSourceAddress(): string {
   const k = sourcesUsed++;
-  // Blocks 16-255 (127.0-15.x.y stay free for servers); y avoids 0 and 255.
+  // Blocks 16-255 (127.0-15.x.y stay free for servers); the last octet avoids 0 and 255.
   const block = 16 + ((SOURCE_BLOCK + Math.floor(k / ADDRESSES_PER_BLOCK)) % 240);
   const within = k % ADDRESSES_PER_BLOCK;
   return `127.${block}.${Math.floor(within / 254)}.${(within % 254) + 1}`;
