@@ -62,7 +62,9 @@ const partialHead = new Map<number, Buffer>();
  * source address, each connect() searched the ephemeral ports for a free 4-tuple, a search
  * that grows with every port in use or in TIME_WAIT: at 18,000 streams it cost the
  * generators ~0.3 ms of kernel CPU per connect and made them the bottleneck. From an
- * address of its own a connection's port is found at once.
+ * address of its own a connection's port is found at once. A generator that uses up its
+ * block (65,024 addresses) goes on into the next one: an address shared with another
+ * generator only makes the kernel search a little again, it never fails a connect.
  */
 const SOURCE_BLOCK = Number(process.env.LOADGEN_SOURCE_BLOCK ?? 0);
 const ADDRESSES_PER_BLOCK = 256 * 254;
