@@ -19,10 +19,16 @@ const TICKS = 100; // USER_HZ on Linux
 
 /** utime + stime of a process, in ms, from /proc/<pid>/stat. */
 export function procCpuMs(pid: number): number {
+  const { userMs, kernelMs } = procCpuSplitMs(pid);
+  return userMs + kernelMs;
+}
+
+/** CPU time a process has used so far, in user space and in the kernel, in ms. */
+export function procCpuSplitMs(pid: number): { userMs: number; kernelMs: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // fields[0] is state (field 3); utime is field 14, stime 15
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
+  return { userMs: (Number(fields[11]) * 1000) / TICKS, kernelMs: (Number(fields[12]) * 1000) / TICKS };
 }
 
 /** VmRSS of a process in KiB. */

@@ -48,6 +48,7 @@ import {
   nowMs,
   procChildren,
   procCpuMs,
+  procCpuSplitMs,
   procRssKb,
   quantile,
   RawHttpClient,
@@ -305,7 +306,7 @@ function splitCounts(n: number, parts: number): number[] {
 async function openStreams(t: Target, gens: LoadGenerator[], n: number, topics: (i: number) => string | undefined, shared?: string) {
   const counts = splitCounts(n, gens.length);
   let offset = 0;
-  const cpu0 = procCpuMs(t.pid);
+  const cpu0 = procCpuSplitMs(t.pid);
   const results = await Promise.all(
     gens.map((g, k) => {
       const from = offset;
@@ -330,9 +331,16 @@ async function openStreams(t: Target, gens: LoadGenerator[], n: number, topics: 
     opened,
     failed: results.reduce((s, r) => s + r.failed, 0),
     ms: t1 - t0,
-    serverCpuMs: procCpuMs(t.pid) - cpu0,
+    ...cpuSince(t.pid, cpu0),
     genCpuMs: results.reduce((s, r) => s + r.genCpuMs, 0),
   };
+}
+
+/** CPU used by `pid` since `before` (from procCpuSplitMs): in all, and of it in the kernel. */
+function cpuSince(pid: number, before: { userMs: number; kernelMs: number }): { serverCpuMs: number; serverKernelMs: number } {
+  const now = procCpuSplitMs(pid);
+  const serverKernelMs = now.kernelMs - before.kernelMs;
+  return { serverCpuMs: now.userMs - before.userMs + serverKernelMs, serverKernelMs };
 }
 
 /** Arms every generator's goal (+add frames per stream) and returns the promise of all "reached". */
@@ -567,6 +575,7 @@ async function runSize(name: TargetName, n: number): Promise<{ metrics: Metrics;
       m["connect.perSec"] = n / (o.ms / 1000);
       m["connect.allOpenMs"] = o.ms;
       m["connect.serverCpuUsPerConn"] = (o.serverCpuMs * 1000) / n;
+      m["connect.serverKernelUsPerConn"] = (o.serverKernelMs * 1000) / n;
       m["connect.genCpuMs"] = o.genCpuMs;
       await sleep(2000);
       m["memory.rssBaseKb"] = rss0;
@@ -618,6 +627,7 @@ const COLUMNS: Array<[string, string, number]> = [
   ["connect.perSec", "connects/s", 0],
   ["connect.allOpenMs", "all open (ms)", 0],
   ["connect.serverCpuUsPerConn", "connect server CPU (us/conn)", 0],
+  ["connect.serverKernelUsPerConn", "of it in the kernel (us/conn)", 0],
   ["warmup.serverCpuUsPerCycle", "warm-up server CPU (us/cycle)", 0],
   ["memory.kbPerStream", "RSS/stream (KB)", 2],
   ["broadcast.lastMs", "broadcast last (ms)", 1],
