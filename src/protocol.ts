@@ -28,7 +28,8 @@ export class PayloadError extends Error {
   override name = "PayloadError";
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** `ignoreBOM`: a leading U+FEFF is part of the string, not a marker to drop. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Bytes = new TextEncoder();
 
 /** str and bin both arrive as bytes (`rawStrings`), so both are held to strict UTF-8. */
@@ -201,10 +202,7 @@ class PayloadReader {
     this.textBytes += length;
     if (ascii && length <= SHORT_TEXT) return latin1(this.bytes, start, end);
     try {
-      const decoded = utf8.decode(this.bytes.subarray(start, end));
-      // The decoder drops a leading byte order mark, as the schema's text does.
-      if (this.bytes[start] === 0xef && this.bytes[start + 1] === 0xbb && this.bytes[start + 2] === 0xbf) this.textBytes -= 3;
-      return decoded;
+      return utf8.decode(this.bytes.subarray(start, end));
     } catch {
       return undefined;
     }
