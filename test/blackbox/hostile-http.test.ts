@@ -122,20 +122,21 @@ for (const kind of SERVERS) {
       }, 120_000);
     }
 
-    test("a head of 11,000 headers on one connection: another client's /ping is answered promptly meanwhile", async () => {
+    test("heads of 11,000 headers: another client's /ping is answered promptly meanwhile", async () => {
       for (let round = 0; round < 3; round++) {
-        const heavy = sendAndTime(server.port, MANY_HEADERS);
-        await heavy.written;
+        // Several at once, so that the server is still busy with them when the /ping arrives.
+        const heavy = Array.from({ length: 4 }, () => sendAndTime(server.port, MANY_HEADERS));
+        await Promise.all(heavy.map((h) => h.written));
         const light = sendAndTime(server.port, "GET /ping HTTP/1.1\r\nHost: h\r\n\r\n");
-        const [pinged, answered] = await Promise.all([light.settled, heavy.settled]);
+        const [pinged, ...answered] = await Promise.all([light.settled, ...heavy.map((h) => h.settled)]);
         console.log(
-          `${kind}: 11,000 headers → ${answered.outcome} in ${answered.ms.toFixed(0)} ms; ` +
-            `/ping meanwhile → ${pinged.outcome} in ${pinged.ms.toFixed(0)} ms`,
+          `${kind}: 4 × 11,000 headers → ${answered.map((a) => `${a.outcome} in ${a.ms.toFixed(0)} ms`).join(", ")}; ` +
+            `/ping meanwhile → ${pinged!.outcome} in ${pinged!.ms.toFixed(0)} ms`,
         );
-        expect(pinged.outcome).toBe("200");
+        expect(pinged!.outcome).toBe("200");
         // A liveness bound, generous for a shared 2-core machine: a stalled server took seconds.
-        expect(pinged.ms).toBeLessThan(1000);
-        expect(answered.ms).toBeLessThan(5000);
+        expect(pinged!.ms).toBeLessThan(1000);
+        for (const a of answered) expect(a.ms).toBeLessThan(5000);
       }
     }, 60_000);
   });

@@ -56,7 +56,7 @@ export interface RawExchange {
  * closes, or has sent nothing for `quietMs` (it waits for more, or has said all it will),
  * or `maxMs` have passed. For requests that may get any answer, or none.
  */
-export function exchangeRaw(port: number, bytes: string, { quietMs = 400, maxMs = 3000 } = {}): Promise<RawExchange> {
+export function exchangeRaw(port: number, bytes: string, { quietMs = 500, maxMs = 3000 } = {}): Promise<RawExchange> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: "127.0.0.1", port });
     let received = "";
