@@ -2,7 +2,7 @@
  * In-process cost of opening one stream (`GET events` through the whole app: routing,
  * CORS, token, payload, stream, Response), without sockets: µs per stream, median of
  * rounds. Run: `bun bench/connect-path.ts` (or under tsx / deno run -A). With CLAIMED=1
- * the app is called as a server that claims event streams calls it (Node, Deno's http1).
+ * the app is called as a server that claims event streams calls it (Node).
  */
 import { encode } from "@msgpack/msgpack";
 import { loadConfig } from "../src/config.ts";

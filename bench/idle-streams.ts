@@ -53,7 +53,6 @@ async function start(runtime: string, variant: string): Promise<{ child: ChildPr
       HOME: process.env.HOME ?? "/tmp",
       VARIANT: variant,
       SSE_SECRET: SECRET_HEX,
-      SSE_DENO_SERVER: process.env.SSE_DENO_SERVER ?? "", // which Deno server the app variant uses
     },
     stdio: ["ignore", "pipe", "inherit"],
   });

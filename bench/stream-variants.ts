@@ -13,15 +13,11 @@
  *   app        the real server (createSseServer and the runtime's listen adapter)
  *   start+...  `start` behind layers of the app's work per open (`layeredFetch`), e.g.
  *              start+hono, start+token, start+headers+hono+token+hub
- *   http1-...  any of the above served by sse-server's own HTTP/1.1 server (src/http1 on
- *              `node:net`, as Deno's default) instead of the runtime's, e.g. http1-fixed
  */
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { loadConfig } from "../src/config.ts";
-import { DEFAULT_HTTP1_LIMITS, Http1Server } from "../src/http1/server.ts";
 import { Hub } from "../src/hub.ts";
-import { listenNet } from "../src/listen/net-source.ts";
 import { createLogger } from "../src/log.ts";
 import { parseSubscribe } from "../src/protocol.ts";
 import { createSseServer, type FetchHandler, type Listen } from "../src/server.ts";
@@ -29,12 +25,7 @@ import { OPEN_FRAME } from "../src/sse.ts";
 import { eventStreamResponse, SubscriberStream } from "../src/stream.ts";
 import { createBranca } from "../src/token/branca.ts";
 
-const HTTP1_PREFIX = "http1-";
-const requested = process.env.VARIANT ?? "start";
-/** Serve through src/http1 (on node:net) rather than the runtime's own HTTP server. */
-const viaHttp1 = requested.startsWith(HTTP1_PREFIX);
-const variant = viaHttp1 ? requested.slice(HTTP1_PREFIX.length) : requested;
-if (viaHttp1 && variant === "app") throw new Error("VARIANT app serves as the runtime's entry point does; http1-app means nothing");
+const variant = process.env.VARIANT ?? "start";
 const HEADERS = { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" };
 /**
  * Open streams' controllers, reachable as the hub keeps its subscribers and let go when the
@@ -148,7 +139,6 @@ if (variant === "app") {
   // The real server, served the way each runtime's entry point serves it.
   const config = loadConfig({
     SSE_SECRET: process.env.SSE_SECRET ?? "", LOG_LEVEL: "silent", SSE_HEARTBEAT: "3600", HOST: host, PORT: "0",
-    SSE_DENO_SERVER: process.env.SSE_DENO_SERVER ?? "",
   });
   const logger = createLogger("silent", () => {});
   const server = await createSseServer(config, logger);
@@ -161,11 +151,7 @@ if (variant === "app") {
   announce((await listen(server.fetch, config, logger)).port);
 } else {
   const fetch = variant.includes("+") ? layeredFetch(variant) : () => new Response(body(), { headers: HEADERS });
-  if (viaHttp1) {
-    const { port, source } = await listenNet(host, 0);
-    void new Http1Server(source, fetch, { ...DEFAULT_HTTP1_LIMITS, onAppError: () => {}, onAcceptError: () => {} }).acceptLoop();
-    announce(port);
-  } else if (isBun) {
+  if (isBun) {
     announce(Bun.serve({ port: 0, hostname: host, fetch, idleTimeout: 0 }).port!);
   } else if (isDeno) {
     const deno = (globalThis as unknown as { Deno: { serve(o: object, f: FetchHandler): unknown } }).Deno;

@@ -32,15 +32,7 @@ export interface Config {
   readonly redisCluster: boolean;
   /** Prepended to each topic to name its Redis channel, so deployments can share a Redis. */
   readonly redisChannelPrefix: string;
-  /**
-   * Deno only: `serve` (Deno.serve: less CPU per event) or `http1` (sse-server's own
-   * HTTP/1.1 server on Deno.listen: about a quarter of the memory per open stream).
-   */
-  readonly denoServer: DenoServer;
 }
-
-export const DENO_SERVERS = ["serve", "http1"] as const;
-export type DenoServer = (typeof DENO_SERVERS)[number];
 
 /** A configuration problem, named by its variable; the message is safe to print. */
 export class ConfigError extends Error {
@@ -81,7 +73,14 @@ const schema = z.object({
   SSE_HISTORY_TTL: int(1, 7 * 86400, 300),
   SSE_HISTORY_MAX_BYTES: int(1024, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
-  SSE_DENO_SERVER: z.enum(DENO_SERVERS).default("http1"),
+  // Removed: Deno serves with Deno.serve only. `serve` (what it now always is) is let
+  // through; anything else fails, so no one believes they run a server that is gone.
+  SSE_DENO_SERVER: z
+    .literal("serve", {
+      error:
+        "was removed: sse-server's own HTTP/1.1 server is gone and Deno always serves with Deno.serve; unset SSE_DENO_SERVER",
+    })
+    .optional(),
   REDIS_URL: z
     .string()
     .trim()
@@ -125,7 +124,6 @@ export function loadConfig(env: Env): Config {
     redisUrl: v.REDIS_URL,
     redisCluster: v.REDIS_CLUSTER,
     redisChannelPrefix: v.REDIS_CHANNEL_PREFIX,
-    denoServer: v.SSE_DENO_SERVER,
   };
 }
 

@@ -14,9 +14,15 @@ describe("loadConfig", () => {
       tokenTtlSeconds: 86400,
       heartbeatSeconds: 15,
       logLevel: "info",
-      denoServer: "http1",
     });
-    expect(loadConfig({ SSE_SECRET: SECRET, SSE_DENO_SERVER: "serve" }).denoServer).toBe("serve");
+  });
+
+  test("SSE_DENO_SERVER: `serve`, what Deno always runs, is let through; the removed `http1` fails start-up", () => {
+    expect(loadConfig({ SSE_SECRET: SECRET, SSE_DENO_SERVER: "serve" })).toEqual(loadConfig({ SSE_SECRET: SECRET }));
+    expect(() => loadConfig({ SSE_SECRET: SECRET, SSE_DENO_SERVER: "http1" })).toThrow(ConfigError);
+    expect(() => loadConfig({ SSE_SECRET: SECRET, SSE_DENO_SERVER: "http1" })).toThrow(
+      "SSE_DENO_SERVER was removed: sse-server's own HTTP/1.1 server is gone and Deno always serves with Deno.serve; unset SSE_DENO_SERVER",
+    );
   });
 
   test("base path: trailing slash optional, root is empty", () => {
@@ -45,7 +51,7 @@ describe("loadConfig", () => {
     [{ SSE_SECRET: SECRET, SSE_HEARTBEAT: "0" }, /^SSE_HEARTBEAT must be at least 1/],
     [{ SSE_SECRET: SECRET, BASE_PATH: "sse" }, /^BASE_PATH must be a URL path/],
     [{ SSE_SECRET: SECRET, LOG_LEVEL: "loud" }, /^LOG_LEVEL /],
-    [{ SSE_SECRET: SECRET, SSE_DENO_SERVER: "hyper" }, /^SSE_DENO_SERVER /],
+    [{ SSE_SECRET: SECRET, SSE_DENO_SERVER: "hyper" }, /^SSE_DENO_SERVER was removed/],
     [{ SSE_SECRET: SECRET, SSE_MAX_BUFFERED_EVENTS: "0" }, /^SSE_MAX_BUFFERED_EVENTS must be at least 1/],
   ];
   for (const [env, message] of bad) {

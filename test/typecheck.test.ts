@@ -5,7 +5,7 @@
 import { expect, test } from "bun:test";
 import { ROOT, runProcess } from "./helpers/server.ts";
 
-test("deno check passes on the Deno entry point (listen adapter and src/http1 included)", async () => {
+test("deno check passes on the Deno entry point (listen adapter included)", async () => {
   const result = await runProcess(
     `${ROOT}node_modules/.bin/deno`,
     ["check", "src/entry/deno.ts"],

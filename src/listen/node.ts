@@ -3,7 +3,7 @@ import { serve, type Http2Bindings, type HttpBindings } from "@hono/node-server"
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { IncomingMessage, ServerResponse, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { encodeChunk, LAST_CHUNK } from "../http1/response.ts";
+import { encodeChunk, LAST_CHUNK } from "./chunked.ts";
 import type { FetchHandler, Listen } from "../server.ts";
 import { CLAIMING_SERVER, claimableStream, streamingResponse, type FrameWriter } from "../stream.ts";
 

@@ -43,3 +43,45 @@ export async function connectRaw(port: number): Promise<RawSocket> {
 /** The status codes of the responses in `received`, in order (100 Continue included). */
 export const statusCodes = (received: string): number[] =>
   [...received.matchAll(/HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
+
+export interface RawExchange {
+  /** Everything the server sent, as latin1. */
+  readonly received: string;
+  /** The server closed (or reset) the connection; otherwise it went quiet and the client gave up. */
+  readonly closedByServer: boolean;
+}
+
+/**
+ * Sends `bytes` (latin1) on a fresh connection and collects the answer until the server
+ * closes, or has sent nothing for `quietMs` (it waits for more, or has said all it will),
+ * or `maxMs` have passed. For requests that may get any answer, or none.
+ */
+export function exchangeRaw(port: number, bytes: string, { quietMs = 500, maxMs = 3000 } = {}): Promise<RawExchange> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    let received = "";
+    let quiet: ReturnType<typeof setTimeout> | undefined;
+    const finish = (closedByServer: boolean) => {
+      clearTimeout(quiet);
+      clearTimeout(deadline);
+      socket.destroy();
+      resolve({ received, closedByServer });
+    };
+    const rearm = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(() => finish(false), quietMs);
+    };
+    const deadline = setTimeout(() => finish(false), maxMs);
+    socket.once("connect", () => {
+      socket.write(Buffer.from(bytes, "latin1"));
+      rearm();
+    });
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+      rearm();
+    });
+    // A reset after the server's answer (it closed with our bytes unread) is a close too.
+    socket.on("error", () => {});
+    socket.once("close", () => finish(true));
+  });
+}

@@ -24,10 +24,10 @@ export const SERVER_COMMANDS: Record<Runtime, readonly string[]> = {
 };
 
 /**
- * What the black-box suites serve with: each runtime (Deno on sse-server's own HTTP/1.1
- * server, its default), and Deno through `Deno.serve` (`SSE_DENO_SERVER=serve`) as a fourth way.
+ * What the black-box suites serve with: each runtime's own HTTP server (`Bun.serve`,
+ * node:http, `Deno.serve`), one kind each.
  */
-export const SERVERS = [...RUNTIMES, "deno-serve"] as const;
+export const SERVERS = RUNTIMES;
 export type ServerKind = (typeof SERVERS)[number];
 
 /** The runtime a kind of server runs on, and the environment that selects it. */
@@ -35,5 +35,4 @@ export const SERVER_KINDS: Record<ServerKind, { readonly runtime: Runtime; reado
   bun: { runtime: "bun", env: {} },
   deno: { runtime: "deno", env: {} },
   node: { runtime: "node", env: {} },
-  "deno-serve": { runtime: "deno", env: { SSE_DENO_SERVER: "serve" } },
 };
