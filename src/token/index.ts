@@ -10,3 +10,4 @@ export {
   type CreateBrancaOptions,
   type TokenRejection,
 } from "./branca.ts";
+export { checkTokenCrypto, KNOWN_ANSWER, SelfTestError } from "./self-test.ts";
