@@ -10,6 +10,7 @@ import { Hub } from "./hub.ts";
 import { Metrics } from "./metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createBranca } from "./token/branca.ts";
+import { checkTokenCrypto, SelfTestError } from "./token/self-test.ts";
 import { createTransport, sharesHistory, type Transport } from "./transport/index.ts";
 
 /** `env`: CLAIMING_SERVER from a server that claims event streams (src/stream.ts), else anything. */
@@ -36,7 +37,9 @@ export interface SseServer {
   close(drainMs?: number): Promise<void>;
 }
 
+/** Throws SelfTestError, before anything is started, if the token crypto gives wrong answers. */
 export async function createSseServer(config: Config, logger: Logger): Promise<SseServer> {
+  checkTokenCrypto();
   // With one Redis node, history lives in Redis, shared by every instance; otherwise each
   // process keeps its own.
   const history =
@@ -88,8 +91,8 @@ export async function createSseServer(config: Config, logger: Logger): Promise<S
 const writeLine = (line: string) => void process.stdout.write(line + "\n");
 
 /**
- * The whole process life: configuration (exit 1 with one line on stderr if it is bad),
- * listening, and a prompt, clean exit 0 on SIGTERM or SIGINT.
+ * The whole process life: configuration (exit 1 with one line on stderr if it is bad, or
+ * if the token crypto fails its known-answer test), listening, and a prompt, clean exit 0 on SIGTERM or SIGINT.
  */
 export async function run(env: Env, listen: Listen): Promise<void> {
   let config: Config;
@@ -101,7 +104,14 @@ export async function run(env: Env, listen: Listen): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel, writeLine);
-  const server = await createSseServer(config, logger);
+  let server: SseServer;
+  try {
+    server = await createSseServer(config, logger);
+  } catch (error) {
+    if (!(error instanceof SelfTestError)) throw error;
+    process.stderr.write(`sse-server: start-up self-test failed: ${error.message}\n`);
+    process.exit(1);
+  }
   let listener: Listener | undefined;
   let stopping = false;
   const stop = async (signal: string) => {

@@ -10,7 +10,3 @@ declare module "branca" {
   export default function createBranca(key: Uint8Array | string): ReferenceBranca;
 }
 
-declare module "libsodium-wrappers" {
-  const sodium: { ready: Promise<void> };
-  export default sodium;
-}

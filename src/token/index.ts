@@ -1,14 +1,13 @@
 export { base62Decode, base62Encode, BASE62_ALPHABET } from "./base62.ts";
+export { LIBSODIUM, type Aead, type AeadBackend } from "./aead.ts";
 export {
   createBranca,
   decodeBinary,
-  nativeAeadAvailable,
-  NATIVE_MIN_CIPHERTEXT,
   TokenError,
   VERSION,
-  type AeadBackend,
   type Branca,
   type BrancaOptions,
   type CreateBrancaOptions,
   type TokenRejection,
 } from "./branca.ts";
+export { checkTokenCrypto, KNOWN_ANSWER, SelfTestError } from "./self-test.ts";
