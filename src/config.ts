@@ -32,7 +32,17 @@ export interface Config {
   readonly redisCluster: boolean;
   /** Prepended to each topic to name its Redis channel, so deployments can share a Redis. */
   readonly redisChannelPrefix: string;
+  /** Deno only: which HTTP server it serves with (see DENO_SERVERS). */
+  readonly denoServer: DenoServer;
 }
+
+/**
+ * Deno's two HTTP servers: `serve` (Deno.serve, on hyper: what Deno users and Deno Deploy
+ * run) and `node` (Deno's node:http, on llhttp, whose parser refuses the lenient framings
+ * that hyper accepts; README "HTTP on each runtime").
+ */
+export const DENO_SERVERS = ["serve", "node"] as const;
+export type DenoServer = (typeof DENO_SERVERS)[number];
 
 /** A configuration problem, named by its variable; the message is safe to print. */
 export class ConfigError extends Error {
@@ -73,14 +83,14 @@ const schema = z.object({
   SSE_HISTORY_TTL: int(1, 7 * 86400, 300),
   SSE_HISTORY_MAX_BYTES: int(1024, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
-  // Removed: Deno serves with Deno.serve only. `serve` (what it now always is) is let
-  // through; anything else fails, so no one believes they run a server that is gone.
+  // `http1` (an own HTTP/1.1 server) was removed: naming it fails, so no one believes they
+  // run a server that is gone.
   SSE_DENO_SERVER: z
-    .literal("serve", {
+    .enum(DENO_SERVERS, {
       error:
-        "was removed: sse-server's own HTTP/1.1 server is gone and Deno always serves with Deno.serve; unset SSE_DENO_SERVER",
+        "must be serve (Deno.serve, the default) or node (Deno's node:http, llhttp's strict parser); the own http1 server was removed",
     })
-    .optional(),
+    .default("serve"),
   REDIS_URL: z
     .string()
     .trim()
@@ -124,6 +134,7 @@ export function loadConfig(env: Env): Config {
     redisUrl: v.REDIS_URL,
     redisCluster: v.REDIS_CLUSTER,
     redisChannelPrefix: v.REDIS_CHANNEL_PREFIX,
+    denoServer: v.SSE_DENO_SERVER,
   };
 }
 

@@ -17,11 +17,11 @@ describe("loadConfig", () => {
     });
   });
 
-  test("SSE_DENO_SERVER: `serve`, what Deno always runs, is let through; the removed `http1` fails start-up", () => {
-    expect(loadConfig({ SSE_SECRET: SECRET, SSE_DENO_SERVER: "serve" })).toEqual(loadConfig({ SSE_SECRET: SECRET }));
-    expect(() => loadConfig({ SSE_SECRET: SECRET, SSE_DENO_SERVER: "http1" })).toThrow(ConfigError);
+  test("SSE_DENO_SERVER: `serve` (the default) or `node`; the removed `http1` fails start-up", () => {
+    expect(loadConfig({ SSE_SECRET: SECRET }).denoServer).toBe("serve");
+    expect(loadConfig({ SSE_SECRET: SECRET, SSE_DENO_SERVER: "node" }).denoServer).toBe("node");
     expect(() => loadConfig({ SSE_SECRET: SECRET, SSE_DENO_SERVER: "http1" })).toThrow(
-      "SSE_DENO_SERVER was removed: sse-server's own HTTP/1.1 server is gone and Deno always serves with Deno.serve; unset SSE_DENO_SERVER",
+      "SSE_DENO_SERVER must be serve (Deno.serve, the default) or node (Deno's node:http, llhttp's strict parser); the own http1 server was removed",
     );
   });
 
@@ -51,7 +51,7 @@ describe("loadConfig", () => {
     [{ SSE_SECRET: SECRET, SSE_HEARTBEAT: "0" }, /^SSE_HEARTBEAT must be at least 1/],
     [{ SSE_SECRET: SECRET, BASE_PATH: "sse" }, /^BASE_PATH must be a URL path/],
     [{ SSE_SECRET: SECRET, LOG_LEVEL: "loud" }, /^LOG_LEVEL /],
-    [{ SSE_SECRET: SECRET, SSE_DENO_SERVER: "hyper" }, /^SSE_DENO_SERVER was removed/],
+    [{ SSE_SECRET: SECRET, SSE_DENO_SERVER: "hyper" }, /^SSE_DENO_SERVER must be serve .* the own http1 server was removed/],
     [{ SSE_SECRET: SECRET, SSE_MAX_BUFFERED_EVENTS: "0" }, /^SSE_MAX_BUFFERED_EVENTS must be at least 1/],
   ];
   for (const [env, message] of bad) {

@@ -1,10 +1,18 @@
 /**
  * Serving on Deno: through Deno.serve (hyper underneath), what a Deno user and Deno Deploy
- * run. An event stream is read there as the ReadableStream it is.
+ * run, where an event stream is read as the ReadableStream it is; or, with
+ * SSE_DENO_SERVER=node, through Deno's node:http and the Node adapter, for llhttp's
+ * stricter request parsing.
  */
 import type { Listen } from "../server.ts";
 
-export const listenWithDeno: Listen = (fetch, config) =>
+export const listenWithDeno: Listen = async (fetch, config, logger) => {
+  if (config.denoServer === "serve") return listenWithDenoServe(fetch, config, logger);
+  const { listenWithNode } = await import("./node.ts");
+  return listenWithNode(fetch, config, logger);
+};
+
+const listenWithDenoServe: Listen = (fetch, config) =>
   new Promise((resolve) => {
     let shuttingDown: Promise<void> | undefined;
     const server: Deno.HttpServer = Deno.serve(

@@ -34,11 +34,25 @@ export const listenWithNode: Listen = (fetch, config) =>
 const writingEventStreams =
   (fetch: FetchHandler) =>
   (request: Request, env: HttpBindings | Http2Bindings): Response | Promise<Response> => {
+    closeAfterFaultyFraming(env);
     // The app never reads node-server's bindings; it is told instead that streams are claimed.
     const response = fetch(request, CLAIMING_SERVER);
     // A Response given synchronously stays so: node-server writes those on a faster path.
     return response instanceof Promise ? response.then((r) => takeOver(r, env)) : takeOver(response, env);
   };
+
+/**
+ * An HTTP/1.0 request with Transfer-Encoding has faulty framing: RFC 9112 (6.1) says the
+ * server MUST close the connection after answering it. node:http (v20) keeps it open when
+ * the response has a Content-Length, so bytes after the body would be read as a request
+ * of their own: one a front proxy may have taken for part of this one.
+ */
+function closeAfterFaultyFraming(env: HttpBindings | Http2Bindings): void {
+  const { incoming, outgoing } = env;
+  if (incoming instanceof IncomingMessage && incoming.httpVersion === "1.0" && incoming.headers["transfer-encoding"] !== undefined) {
+    if (outgoing instanceof ServerResponse) outgoing.shouldKeepAlive = false;
+  }
+}
 
 /** Writes `response` here if it is an event stream (then node-server is told it was sent). */
 function takeOver(response: Response, env: HttpBindings | Http2Bindings): Response {

@@ -14,7 +14,7 @@ import {
   type HostileCase,
 } from "../http/hostile-corpus.ts";
 import { exchangeRaw, statusCodes, type RawExchange } from "../helpers/raw-http.ts";
-import { SERVERS, startServer, type RunningServer } from "../helpers/server.ts";
+import { ALL_SERVERS, startServer, type RunningServer, type ServerKind } from "../helpers/server.ts";
 
 /** Cases in flight at once: enough to keep the quiet waits short overall, few enough for 2 cores. */
 const PARALLEL = 6;
@@ -31,6 +31,22 @@ async function mapParallel<T, R>(items: readonly T[], limit: number, each: (item
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/**
+ * Where a runtime's own HTTP server is known to break the rule, by case id. Deno.serve
+ * (hyper) takes a bare LF as the end of a header line (RFC 9112 lets a recipient do so,
+ * but a front proxy that does not reads a different request) and a chunk size after a
+ * space. These cases are asserted to still be answered, so the test fails once Deno is
+ * fixed and the entry can go; README "HTTP on each runtime" names the remedy
+ * (SSE_DENO_SERVER=node: Deno's node:http, on llhttp, which passes every case).
+ */
+const KNOWN_RUNTIME_FLAWS: Partial<Record<ServerKind, readonly string[]>> = {
+  deno: [
+    "bare LF/CR: LF hides Transfer-Encoding",
+    "bare LF/CR: LF hides Transfer-Encoding, chunked first",
+    "chunk size: leading space",
+  ],
+};
 
 /** Why the answer to `hostile` breaks the rule of its kind, or undefined if it keeps it. */
 function violation(hostile: HostileCase, exchange: RawExchange): string | undefined {
@@ -88,13 +104,14 @@ function sendAndTime(port: number, bytes: string): { written: Promise<void>; set
   return { written, settled };
 }
 
-for (const kind of SERVERS) {
+for (const kind of ALL_SERVERS) {
   describe(`${kind}: hostile HTTP/1.1 requests`, () => {
     let server: RunningServer;
     beforeAll(async () => void (server = await startServer(kind, { env: { SSE_HEARTBEAT: "3600" } })));
     afterAll(() => server.stop());
 
-    test("the corpus has every class, 150 cases or more, each id once", () => {
+    test("the corpus has every class, 150 cases or more, each id once; known flaws name real cases", () => {
+      for (const id of KNOWN_RUNTIME_FLAWS[kind] ?? []) expect(HOSTILE_CORPUS.map((c) => c.id)).toContain(id);
       expect(HOSTILE_CORPUS.length).toBeGreaterThanOrEqual(150);
       expect(new Set(HOSTILE_CORPUS.map((c) => c.id)).size).toBe(HOSTILE_CORPUS.length);
       expect(new Set(HOSTILE_CORPUS.map((c) => c.kind))).toEqual(new Set(HOSTILE_CLASSES));
@@ -111,10 +128,14 @@ for (const kind of SERVERS) {
         console.log(
           `${kind} / ${hostileClass}:\n${results.map((r) => `  ${outcome(r.exchange).padEnd(14)} ${r.hostile.id}`).join("\n")}`,
         );
+        const known = KNOWN_RUNTIME_FLAWS[kind] ?? [];
         const broken = results.flatMap(({ hostile, exchange, pingAfter }) => {
           const wrong = violation(hostile, exchange);
+          if (known.includes(hostile.id) && !wrong) return [`${hostile.id}: a known flaw of ${kind} is gone; drop it from KNOWN_RUNTIME_FLAWS`];
           return [
-            ...(wrong ? [`${hostile.id}: ${wrong}; received ${JSON.stringify(exchange.received.slice(0, 600))}`] : []),
+            ...(wrong && !known.includes(hostile.id)
+              ? [`${hostile.id}: ${wrong}; received ${JSON.stringify(exchange.received.slice(0, 600))}`]
+              : []),
             ...(pingAfter === "200 pong" ? [] : [`${hostile.id}: /ping afterwards gave ${pingAfter}`]),
           ];
         });

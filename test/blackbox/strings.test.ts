@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { encode } from "@msgpack/msgpack";
 import fc from "fast-check";
-import { eventsUrl, expectHealthy, postSubmit, SERVERS, startServer, type RunningServer } from "../helpers/server.ts";
+import { ALL_SERVERS, eventsUrl, expectHealthy, postSubmit, startServer, type RunningServer } from "../helpers/server.ts";
 import { openStream } from "../helpers/sse.ts";
 import { encodeOldStyle, seal, type TestEvent } from "../helpers/tokens.ts";
 
@@ -41,7 +41,7 @@ const singleLine = anyText.filter((s) => !/[\r\n]/.test(s));
 const anyData = fc.oneof(anyText, fc.tuple(anyText, fc.constantFrom("\n", "\r", "\r\n"), anyText).map((p) => p.join("")));
 const events = fc.array(fc.record({ topic: singleLine, event: singleLine, data: anyData }), { minLength: 1, maxLength: 4 });
 
-for (const runtime of SERVERS) {
+for (const runtime of ALL_SERVERS) {
   describe(`${runtime}: strings arrive exactly as sent`, () => {
     let server: RunningServer;
     beforeAll(async () => {

@@ -28,11 +28,14 @@ export const SERVER_COMMANDS: Record<Runtime, readonly string[]> = {
  * node:http, `Deno.serve`), one kind each.
  */
 export const SERVERS = RUNTIMES;
-export type ServerKind = (typeof SERVERS)[number];
+/** Every server kind sse-server ships: the defaults, and Deno through its node:http (`SSE_DENO_SERVER=node`). */
+export const ALL_SERVERS = [...RUNTIMES, "deno-node"] as const;
+export type ServerKind = (typeof ALL_SERVERS)[number];
 
 /** The runtime a kind of server runs on, and the environment that selects it. */
 export const SERVER_KINDS: Record<ServerKind, { readonly runtime: Runtime; readonly env: Record<string, string> }> = {
   bun: { runtime: "bun", env: {} },
   deno: { runtime: "deno", env: {} },
   node: { runtime: "node", env: {} },
+  "deno-node": { runtime: "deno", env: { SSE_DENO_SERVER: "node" } },
 };

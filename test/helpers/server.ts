@@ -8,7 +8,7 @@ import { runProcess, spawnProcess, waitForOutput, type ProcessResult } from "./p
 import { SERVER_COMMANDS, SERVER_KINDS, type Runtime, type ServerKind } from "./runtimes.ts";
 import { SECRET_HEX } from "./tokens.ts";
 
-export { NODE, ROOT, RUNTIMES, SERVER_COMMANDS, SERVER_KINDS, SERVERS, type Runtime, type ServerKind } from "./runtimes.ts";
+export { ALL_SERVERS, NODE, ROOT, RUNTIMES, SERVER_COMMANDS, SERVER_KINDS, SERVERS, type Runtime, type ServerKind } from "./runtimes.ts";
 
 export interface RunningServer {
   readonly runtime: ServerKind;
