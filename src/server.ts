@@ -10,6 +10,7 @@ import { Hub } from "./hub.ts";
 import { Metrics } from "./metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createBranca } from "./token/branca.ts";
+import { TokenVerifier, type SpawnTokenWorker } from "./token/offload.ts";
 import { createTransport, sharesHistory, type Transport } from "./transport/index.ts";
 
 /** `env`: CLAIMING_SERVER from a server that claims event streams (src/stream.ts), else anything. */
@@ -36,7 +37,16 @@ export interface SseServer {
   close(drainMs?: number): Promise<void>;
 }
 
-export async function createSseServer(config: Config, logger: Logger): Promise<SseServer> {
+export interface SseServerOptions {
+  /**
+   * Starts a thread that verifies long tokens off the event loop (src/token/offload.ts);
+   * from the entry point, as threads are runtime-specific. Without it, every token is
+   * verified inline.
+   */
+  readonly spawnTokenWorker?: SpawnTokenWorker;
+}
+
+export async function createSseServer(config: Config, logger: Logger, options: SseServerOptions = {}): Promise<SseServer> {
   // With one Redis node, history lives in Redis, shared by every instance; otherwise each
   // process keeps its own.
   const history =
@@ -64,8 +74,15 @@ export async function createSseServer(config: Config, logger: Logger): Promise<S
     logger,
   );
   hub.watchInterest(transport);
-  const metrics = new Metrics(hub);
-  const app = createApp({ config, hub, transport, branca: createBranca(config.secret), logger, metrics });
+  const tokens = new TokenVerifier({
+    branca: createBranca(config.secret),
+    secret: config.secret,
+    ttlSeconds: config.tokenTtlSeconds,
+    spawnWorker: options.spawnTokenWorker,
+    onWorkerExit: (why) => logger.error("token verification worker stopped; restarting it", { why }),
+  });
+  const metrics = new Metrics(hub, tokens);
+  const app = createApp({ config, hub, transport, tokens, logger, metrics });
   // One timer for all streams, not one per stream.
   const heartbeat = setInterval(() => {
     hub.heartbeat();
@@ -79,6 +96,7 @@ export async function createSseServer(config: Config, logger: Logger): Promise<S
     fetch: app.fetch,
     async close(drainMs = 0) {
       clearInterval(heartbeat);
+      tokens.close();
       await hub.drain(drainMs);
       await transport.close();
     },
@@ -91,7 +109,7 @@ const writeLine = (line: string) => void process.stdout.write(line + "\n");
  * The whole process life: configuration (exit 1 with one line on stderr if it is bad),
  * listening, and a prompt, clean exit 0 on SIGTERM or SIGINT.
  */
-export async function run(env: Env, listen: Listen): Promise<void> {
+export async function run(env: Env, listen: Listen, spawnTokenWorker?: SpawnTokenWorker): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(env);
@@ -101,7 +119,7 @@ export async function run(env: Env, listen: Listen): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel, writeLine);
-  const server = await createSseServer(config, logger);
+  const server = await createSseServer(config, logger, { spawnTokenWorker });
   let listener: Listener | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
