@@ -78,11 +78,17 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   function openEvents(c: Context): Response | Promise<Response> {
+    admitStream();
+    const payload = openToken(c.req.query("token"));
+    if (!(payload instanceof Promise)) return openEventsFor(c, payload);
+    // Verified on the worker: the server may have filled up or lost Redis meanwhile.
+    return payload.then((p) => (admitStream(), openEventsFor(c, p)));
+  }
+
+  function admitStream(): void {
     if (config.maxStreams > 0 && hub.subscriberCount >= config.maxStreams) throw new ServerFull();
     // A stream opened now would miss events and be ended at recovery anyway.
     if (!transport.ready) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
-    const payload = openToken(c.req.query("token"));
-    return payload instanceof Promise ? payload.then((p) => openEventsFor(c, p)) : openEventsFor(c, payload);
   }
 
   function openEventsFor(c: Context, payload: Uint8Array): Response | Promise<Response> {

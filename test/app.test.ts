@@ -6,7 +6,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
 import { createSseServer } from "../src/server.ts";
-import { SECRET_HEX, subscribeToken } from "./helpers/tokens.ts";
+import type { SpawnTokenWorker } from "../src/token/offload.ts";
+import { randomBase62, SECRET_HEX, subscribeToken } from "./helpers/tokens.ts";
 
 const server = await createSseServer(
   loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent" }),
@@ -33,5 +34,33 @@ describe("app", () => {
     expect(answer).toBeInstanceOf(Response);
     expect((answer as Response).status).toBe(401);
     expect((answer as Response).headers.get("access-control-allow-origin")).toBe("*");
+  });
+});
+
+describe("app, long tokens", () => {
+  // A worker that takes jobs and never answers: the queue only fills.
+  const silentWorker: SpawnTokenWorker = () => ({ post: () => {}, terminate: () => {} });
+
+  test("while the worker's queue is full, a long token gets 503 + Retry-After at once", async () => {
+    const full = await createSseServer(
+      loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent" }),
+      createLogger("silent", () => {}),
+      { spawnTokenWorker: silentWorker },
+    );
+    const submit = () =>
+      full.fetch(new Request("http://127.0.0.1/submit", { method: "POST", body: randomBase62(64 * 1024) }));
+    // 1 MiB of characters waits at most: 16 tokens of 64 KiB.
+    const waiting = Array.from({ length: 16 }, submit);
+    const refused = await submit();
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(await refused.text()).toMatch(/retry later/);
+    // A short token is still verified inline, whatever the queue.
+    const short = full.fetch(new Request(`http://127.0.0.1/events?token=${subscribeToken(["still"])}`)) as Response;
+    expect(short.status).toBe(200);
+    await short.body!.cancel();
+    await full.close();
+    // Shutting down answers what was waiting: 503, not a hang.
+    expect(new Set((await Promise.all(waiting)).map((r) => r.status))).toEqual(new Set([503]));
   });
 });
