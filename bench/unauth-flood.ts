@@ -12,8 +12,17 @@
  *     p50/p99 on an idle server, then while a separate process floods POST submit with
  *     max-size garbage on `--conns` connections, back to back, for `--flood-s` seconds.
  *
+ *  3. With --sweep SIZES (characters, comma-separated): CPU per failing request of each
+ *     size on this checkout (limit raised to fit), the curve the default limit and the
+ *     inline threshold were chosen from.
+ *
+ *  4. `bun bench/unauth-flood.ts --decode 1024,2048,4096` (any runtime): the time of
+ *     `branca.decode` alone on random base62 of each size, in process, median of 15 —
+ *     what an inline verification costs the event loop, for the inline threshold.
+ *
  *   npm run bench:unauth -- [--runtimes bun,node,deno] [--rounds 3] [--main /work/main]
- *                           [--conns 8] [--flood-s 10] [--out FILE]
+ *                           [--conns 8] [--flood-s 10] [--sweep 2048,65536 [--sweep-only]]
+ *                           [--out FILE]
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -22,6 +31,7 @@ import { parseArgs } from "node:util";
 import { startServer, type RunningServer } from "../test/helpers/server.ts";
 import { RUNTIMES, SERVER_COMMANDS, type Runtime } from "../test/helpers/runtimes.ts";
 import { submitToken, subscribeToken } from "../test/helpers/tokens.ts";
+import { createBranca } from "../src/token/branca.ts";
 import { median, nowMs, procCpuMs, quantile, RawHttpClient, sleep } from "./lib.ts";
 
 const HOST = "127.0.0.1";
@@ -192,6 +202,7 @@ interface Options {
   conns: number;
   floodMs: number;
   out: string;
+  sweep: number[];
 }
 
 async function main(): Promise<void> {
@@ -202,6 +213,8 @@ async function main(): Promise<void> {
       main: { type: "string", default: "/work/main" },
       conns: { type: "string", default: "8" },
       "flood-s": { type: "string", default: "10" },
+      sweep: { type: "string", default: "" },
+      "sweep-only": { type: "boolean", default: false },
       out: { type: "string", default: `bench/results/unauth-flood-${new Date().toISOString().slice(0, 10)}.json` },
     },
   });
@@ -212,6 +225,7 @@ async function main(): Promise<void> {
     conns: Number(values.conns),
     floodMs: Number(values["flood-s"]) * 1000,
     out: values.out!,
+    sweep: values.sweep!.split(",").filter(Boolean).map(Number),
   };
   const ours = (runtime: Runtime) => SERVER_COMMANDS[runtime];
   // main's entry points, by absolute path: the same command, the other checkout's code.
@@ -222,7 +236,7 @@ async function main(): Promise<void> {
     { name: "this, default limit", command: ours, env: {}, maxBody: 64 * 1024 },
   ];
   const results: Measured[] = [];
-  for (let round = 1; round <= opts.rounds; round++) {
+  for (let round = 1; round <= (values["sweep-only"] ? 0 : opts.rounds); round++) {
     for (const runtime of opts.runtimes) {
       for (const variant of variants) {
         const m = await measure(variant, runtime, opts);
@@ -236,8 +250,8 @@ async function main(): Promise<void> {
       }
     }
   }
-  console.log("\nmin–max over rounds (median):");
-  for (const runtime of opts.runtimes) {
+  if (results.length > 0) console.log("\nmin–max over rounds (median):");
+  for (const runtime of results.length > 0 ? opts.runtimes : []) {
     for (const variant of variants) {
       const rows = results.filter((r) => r.runtime === runtime && r.variant === variant.name);
       const range = (pick: (r: Measured) => number, digits = 2) => {
@@ -252,12 +266,59 @@ async function main(): Promise<void> {
       );
     }
   }
+  const sweep: { runtime: Runtime; round: number; chars: number; cpuMsPerFailingRequest: number }[] = [];
+  if (opts.sweep.length > 0) {
+    for (const runtime of opts.runtimes) {
+      const server = await startServer(runtime, { env: { SSE_MAX_BODY_BYTES: String(Math.max(...opts.sweep)) } });
+      try {
+        for (let round = 1; round <= opts.rounds; round++) {
+          for (const chars of opts.sweep) {
+            const { cpuMsPerFailingRequest } = await cpuPerFailingRequest(server, chars, 300, 3000);
+            sweep.push({ runtime, round, chars, cpuMsPerFailingRequest });
+          }
+        }
+      } finally {
+        await server.stop();
+      }
+      const line = opts.sweep.map((chars) => {
+        const v = sweep.filter((s) => s.runtime === runtime && s.chars === chars).map((s) => s.cpuMsPerFailingRequest);
+        return `${chars}: ${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)}`;
+      });
+      console.log(`sweep ${runtime}, CPU ms per failing request by size: ${line.join(" | ")}`);
+    }
+  }
   mkdirSync("bench/results", { recursive: true });
-  writeFileSync(opts.out, JSON.stringify({ date: new Date().toISOString(), options: opts, results }, null, 2) + "\n");
+  writeFileSync(opts.out, JSON.stringify({ date: new Date().toISOString(), options: opts, results, sweep }, null, 2) + "\n");
   console.log(`\nraw results: ${opts.out}`);
 }
 
-if (process.argv[2] === "--flood") {
+/** Median time of one failing `decode` per size, in this process (warmed). */
+function decodeTimes(sizes: readonly number[]): void {
+  const branca = createBranca(new Uint8Array(32).fill(7));
+  for (const size of sizes) {
+    const texts = Array.from({ length: 8 }, () => garbage(size));
+    const reps = Math.max(5, Math.min(500, Math.round(2e6 / size)));
+    const fail = (text: string) => {
+      try {
+        branca.decode(text);
+      } catch {
+        // rejected, as expected
+      }
+    };
+    for (let i = 0; i < reps; i++) fail(texts[i % 8]!); // warm-up
+    const times: number[] = [];
+    for (let round = 0; round < 15; round++) {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) fail(texts[i % 8]!);
+      times.push((performance.now() - t0) / reps);
+    }
+    console.log(`decode of ${size} random base62 characters: median ${(median(times) * 1000).toFixed(1)} µs`);
+  }
+}
+
+if (process.argv[2] === "--decode") {
+  decodeTimes(process.argv[3]!.split(",").map(Number));
+} else if (process.argv[2] === "--flood") {
   const [port, conns, ms, bytes] = process.argv.slice(3).map(Number);
   await flood(port!, conns!, ms!, bytes!);
 } else {
