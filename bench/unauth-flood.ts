@@ -30,20 +30,15 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startServer, type RunningServer } from "../test/helpers/server.ts";
 import { RUNTIMES, SERVER_COMMANDS, type Runtime } from "../test/helpers/runtimes.ts";
-import { submitToken, subscribeToken } from "../test/helpers/tokens.ts";
+import { randomBase62, submitToken, subscribeToken } from "../test/helpers/tokens.ts";
 import { createBranca } from "../src/token/branca.ts";
 import { median, nowMs, procCpuMs, quantile, RawHttpClient, sleep } from "./lib.ts";
 
 const HOST = "127.0.0.1";
-const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const SELF = fileURLToPath(import.meta.url);
 
 /** Random base62 text of `length` characters: decodes in full, then fails authentication. */
-function garbage(length: number): string {
-  let text = BASE62[1 + Math.floor(Math.random() * 61)]!;
-  for (let i = 1; i < length; i++) text += BASE62[Math.floor(Math.random() * 62)]!;
-  return text;
-}
+const garbage = randomBase62;
 
 // --- the flood, in a process of its own so that it never delays the latency probe ---------
 
