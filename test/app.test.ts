@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
 import { createSseServer } from "../src/server.ts";
+import { spawnWebWorker } from "../src/listen/web-worker.ts";
 import type { SpawnTokenWorker } from "../src/token/offload.ts";
 import { randomBase62, SECRET_HEX, subscribeToken } from "./helpers/tokens.ts";
 
@@ -62,5 +63,27 @@ describe("app, long tokens", () => {
     await full.close();
     // Shutting down answers what was waiting: 503, not a hang.
     expect(new Set((await Promise.all(waiting)).map((r) => r.status))).toEqual(new Set([503]));
+  });
+
+  test("a stream whose long token was verified on the worker still respects SSE_MAX_STREAMS", async () => {
+    const limited = await createSseServer(
+      loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent", SSE_MAX_STREAMS: "1" }),
+      createLogger("silent", () => {}),
+      { spawnTokenWorker: spawnWebWorker(new URL("../src/entry/token-worker.ts", import.meta.url)) },
+    );
+    try {
+      const longTopics = Array.from({ length: 40 }, (_, i) => `long-${i}-${"t".repeat(60)}`);
+      const viaWorker = limited.fetch(new Request(`http://127.0.0.1/events?token=${subscribeToken(longTopics)}`));
+      expect(viaWorker).toBeInstanceOf(Promise);
+      // Meanwhile a short token takes the one place left.
+      const first = limited.fetch(new Request(`http://127.0.0.1/events?token=${subscribeToken(["first"])}`)) as Response;
+      expect(first.status).toBe(200);
+      const second = await viaWorker;
+      expect(second.status).toBe(503);
+      expect(limited.hub.subscriberCount).toBe(1);
+      await first.body!.cancel();
+    } finally {
+      await limited.close();
+    }
   });
 });
