@@ -103,9 +103,8 @@ export class TokenVerifier {
   readonly #pending = new Map<number, Pending>();
   #queuedChars = 0;
   #closed = false;
-  /** Tokens handed to a worker, and long tokens refused with VerifierBusy (for metrics). */
-  offloaded = 0;
-  refusedBusy = 0;
+  #offloaded = 0;
+  #refusedBusy = 0;
 
   constructor(options: TokenVerifierOptions) {
     this.#branca = options.branca;
@@ -120,6 +119,16 @@ export class TokenVerifier {
     // Started now, so the first long token does not wait for it and a worker that cannot
     // start shows at start-up.
     if (this.#spawnWorker) this.#ensureWorker();
+  }
+
+  /** Tokens handed to a worker so far (for metrics). */
+  get offloaded(): number {
+    return this.#offloaded;
+  }
+
+  /** Long tokens refused with VerifierBusy so far (for metrics). */
+  get refusedBusy(): number {
+    return this.#refusedBusy;
   }
 
   /** Jobs waiting for (or being done by) the worker. */
@@ -149,15 +158,15 @@ export class TokenVerifier {
     // Refused before any work on the token: under a flood this is all the main thread does.
     const queued = this.#pending.size;
     if (queued > 0 && (queued >= this.#maxQueuedJobs || this.#queuedChars + token.length > this.#maxQueuedChars)) {
-      this.refusedBusy++;
+      this.#refusedBusy++;
       return Promise.reject(new VerifierBusy("too many long tokens waiting for verification; retry later"));
     }
     const worker = this.#ensureWorker();
     if (!worker) {
-      this.refusedBusy++;
+      this.#refusedBusy++;
       return Promise.reject(new VerifierBusy("token verification is restarting; retry later"));
     }
-    this.offloaded++;
+    this.#offloaded++;
     const id = this.#nextId++;
     return new Promise<Uint8Array>((resolve, reject) => {
       this.#pending.set(id, { chars: token.length, resolve, reject });
