@@ -10,13 +10,13 @@ import { INLINE_MAX_CHARS } from "../../src/token/offload.ts";
 import { floodSubmit } from "../helpers/flood.ts";
 import { eventsUrl, expectHealthy, postSubmit, SERVERS, startServer, type RunningServer } from "../helpers/server.ts";
 import { openStream } from "../helpers/sse.ts";
-import { randomBase62, SECRET_HEX, submitToken, subscribeToken } from "../helpers/tokens.ts";
+import { randomBase62, SECRET_HEX, submitToken, subscribeToken, tamper } from "../helpers/tokens.ts";
 
 const MAX_BODY = loadConfig({ SSE_SECRET: SECRET_HEX }).maxBodyBytes;
 
 async function metric(server: RunningServer, name: string): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
   return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : NaN;
 }
 
@@ -39,6 +39,17 @@ for (const kind of SERVERS) {
       const tooLarge = await postSubmit(server, garbage + "0");
       expect(tooLarge.status).toBe(413);
       expect(await tooLarge.text()).toMatch(new RegExp(`larger than ${MAX_BODY} bytes`));
+    });
+
+    test("a long token rejected on the worker: 401 and counted by its reason, as inline", async () => {
+      const long = submitToken([{ topic: "t", event: "e", data: "d".repeat(3000) }]);
+      expect(long.length).toBeGreaterThan(INLINE_MAX_CHARS);
+      const rejected = 'sse_token_rejections_total{reason="forged"}';
+      const before = (await metric(server, rejected)) || 0;
+      const answer = await postSubmit(server, tamper(long, (b) => void (b[200] ^= 1)));
+      expect(answer.status).toBe(401);
+      expect(await answer.text()).toMatch(/^invalid token: /);
+      expect(await metric(server, rejected)).toBe(before + 1);
     });
 
     test("long valid tokens are verified on the worker and work: submit and subscribe", async () => {
