@@ -14,14 +14,15 @@ import { BodyTooLarge, BodyUnreadable, readBodyText } from "./read-body.ts";
 import { startFromShared, startStream, type StreamStart } from "./resume.ts";
 import { StartingSubscriber } from "./starting.ts";
 import { eventStreamResponse, SubscriberStream, type EndReason } from "./stream.ts";
-import { TokenError, type Branca } from "./token/branca.ts";
+import { TokenError } from "./token/branca.ts";
+import { VerifierBusy, type TokenVerifier } from "./token/offload.ts";
 import { TransportUnavailable, type SharedHistory, type Transport } from "./transport/index.ts";
 
 export interface AppDeps {
   readonly config: Config;
   readonly hub: Hub;
   readonly transport: Transport;
-  readonly branca: Branca;
+  readonly tokens: TokenVerifier;
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
@@ -45,14 +46,18 @@ class ServerFull extends Error {}
 type RejectStatus = 400 | 401 | 413 | 503;
 
 export function createApp(deps: AppDeps): Hono {
-  const { config, hub, transport, branca, logger, metrics } = deps;
+  const { config, hub, transport, tokens, logger, metrics } = deps;
   const app = config.basePath ? new Hono().basePath(config.basePath) : new Hono();
 
-  /** Verifies and decrypts a token; any problem is a TokenError (→ 401). */
-  const openToken = (token: string | undefined): Uint8Array => {
+  /**
+   * Verifies and decrypts a token; any problem is a TokenError (→ 401). Synchronous for
+   * every token a backend normally mints; a long one is verified off the event loop (a
+   * Promise), or refused with VerifierBusy (→ 503) while that queue is full.
+   */
+  const openToken = (token: string | undefined): Uint8Array | Promise<Uint8Array> => {
     if (!token) throw new TokenError("missing", "token is missing");
     if (token.length > config.maxBodyBytes) throw new TokenError("malformed", "token is too long");
-    return branca.decode(token, { ttl: config.tokenTtlSeconds });
+    return tokens.open(token);
   };
 
   // `GET events` goes through no CORS middleware: through it, Hono would build and copy
@@ -73,10 +78,21 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   function openEvents(c: Context): Response | Promise<Response> {
+    admitStream();
+    const payload = openToken(c.req.query("token"));
+    if (!(payload instanceof Promise)) return openEventsFor(c, payload);
+    // Verified on the worker: the server may have filled up or lost Redis meanwhile.
+    return payload.then((p) => (admitStream(), openEventsFor(c, p)));
+  }
+
+  function admitStream(): void {
     if (config.maxStreams > 0 && hub.subscriberCount >= config.maxStreams) throw new ServerFull();
     // A stream opened now would miss events and be ended at recovery anyway.
     if (!transport.ready) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
-    const { topics } = parseSubscribe(openToken(c.req.query("token")), config);
+  }
+
+  function openEventsFor(c: Context, payload: Uint8Array): Response | Promise<Response> {
+    const { topics } = parseSubscribe(payload, config);
     // Hono answers HEAD through this GET route and drops the body unread: open no stream.
     if (c.req.method === "HEAD") return new Response(null, { headers: STREAM_HEADERS });
     // A reconnecting EventSource sends the header; it is newer than any id in the URL.
@@ -168,7 +184,7 @@ export function createApp(deps: AppDeps): Hono {
   app.post("/submit", async (c) => {
     const started = performance.now();
     const body = await readBodyText(c.req.raw, config.maxBodyBytes);
-    const { events } = parseSubmit(openToken(body.trim()), config);
+    const { events } = parseSubmit(await openToken(body.trim()), config);
     await transport.publish(events);
     metrics.submissions.inc();
     metrics.eventsSubmitted.inc(events.length);
@@ -190,6 +206,10 @@ export function createApp(deps: AppDeps): Hono {
     if (error instanceof BodyTooLarge) return reject(c, 413, error.message);
     if (error instanceof TransportUnavailable) {
       c.header("Retry-After", "2");
+      return reject(c, 503, error.message);
+    }
+    if (error instanceof VerifierBusy) {
+      c.header("Retry-After", "1");
       return reject(c, 503, error.message);
     }
     if (error instanceof ServerFull) {

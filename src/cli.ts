@@ -8,6 +8,7 @@ import { createParser } from "eventsource-parser";
 import { SseClient, SseClientError } from "./client.ts";
 import { bytesToHex } from "./hex.ts";
 import { run, type Listen } from "./server.ts";
+import type { SpawnTokenWorker } from "./token/offload.ts";
 
 const USAGE = `Usage: sse-server <command> [options]
 
@@ -63,7 +64,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case "serve":
-        await run(process.env, await listenForThisRuntime());
+        await run(process.env, await listenForThisRuntime(), await tokenWorkerForThisRuntime());
         return -1; // keeps running; the server exits the process itself
       case "keygen":
         process.stdout.write(bytesToHex(crypto.getRandomValues(new Uint8Array(32))) + "\n");
@@ -173,6 +174,18 @@ async function listenForThisRuntime(): Promise<Listen> {
     return ((await import(denoListener)) as { listenWithDeno: Listen }).listenWithDeno;
   }
   return (await import("./listen/node.ts")).listenWithNode;
+}
+
+/**
+ * The token-verification worker for this runtime. The Web Worker's URL is resolved here,
+ * next to the entry point: inside the compiled binary, `npm run build` stores the worker
+ * module as `entry/token-worker` relative to this file.
+ */
+async function tokenWorkerForThisRuntime(): Promise<SpawnTokenWorker> {
+  if ("Bun" in globalThis || "Deno" in globalThis) {
+    return (await import("./listen/web-worker.ts")).spawnWebWorker(new URL("./entry/token-worker.ts", import.meta.url));
+  }
+  return (await import("./listen/node-worker.ts")).spawnNodeWorker;
 }
 
 const code = await main(process.argv.slice(2));

@@ -72,10 +72,14 @@ const schema = z.object({
     .default("/"),
   SSE_TOKEN_TTL: int(1, 10 * 365 * 86400, 86400),
   SSE_HEARTBEAT: int(1, 3600, 15),
-  SSE_MAX_BODY_BYTES: int(64, 64 * 1024 * 1024, 256 * 1024),
+  // A failing token of this size costs ~5 ms of CPU to reject on Bun (base62 decoding grows
+  // faster than the length; BENCHMARKS.md, "Unauthenticated input").
+  SSE_MAX_BODY_BYTES: int(64, 64 * 1024 * 1024, 64 * 1024),
   SSE_MAX_TOPICS: int(1, 100_000, 100),
   SSE_MAX_EVENTS: int(1, 1_000_000, 1000),
-  SSE_MAX_EVENT_BYTES: int(1, 64 * 1024 * 1024, 64 * 1024),
+  // The largest round size whose event, sealed (msgpack + Branca + base62: ×1.34 and
+  // ~80 bytes), still fits a body of the default SSE_MAX_BODY_BYTES.
+  SSE_MAX_EVENT_BYTES: int(1, 64 * 1024 * 1024, 47 * 1024),
   SSE_MAX_BUFFERED_EVENTS: int(1, 1_000_000, 1024),
   SSE_MAX_STREAMS: int(0, 10_000_000, 0),
   SSE_SHUTDOWN_DRAIN: int(0, 600, 0),

@@ -8,6 +8,12 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Hub } from "./hub.ts";
 import type { TokenRejection } from "./token/branca.ts";
 
+/** Counts kept by the token verifier (src/token/offload.ts). */
+export interface TokenVerifierCounts {
+  readonly offloaded: number;
+  readonly refusedBusy: number;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly eventsSubmitted: Counter;
@@ -17,7 +23,7 @@ export class Metrics {
   readonly requestsRejected: Counter<"status">;
   readonly submitSeconds: Histogram;
 
-  constructor(hub: Hub) {
+  constructor(hub: Hub, tokens?: TokenVerifierCounts) {
     const registers = [this.registry];
     this.eventsSubmitted = new Counter({ name: "sse_events_submitted_total", help: "Events accepted through submit.", registers });
     this.submissions = new Counter({ name: "sse_submissions_total", help: "Submissions accepted.", registers });
@@ -69,6 +75,14 @@ export class Metrics {
     readGauge("sse_subscribed_topics", "Topics with at least one local subscriber.", () => hub.topicCount);
     readGauge("sse_history_events", "Events kept for resuming streams.", () => hub.history?.size ?? 0);
     readGauge("sse_history_bytes", "Approximate bytes kept for resuming streams.", () => hub.history?.bytes ?? 0);
+    if (tokens) {
+      readCounter("sse_tokens_offloaded_total", "Long tokens verified on the worker thread.", () => tokens.offloaded);
+      readCounter(
+        "sse_tokens_refused_busy_total",
+        "Long tokens refused unread (503) because the worker's queue was full or it was restarting.",
+        () => tokens.refusedBusy,
+      );
+    }
     readGauge("process_resident_memory_bytes", "Resident set size of the process.", () => process.memoryUsage().rss);
   }
 

@@ -10,6 +10,7 @@ import { Hub } from "./hub.ts";
 import { Metrics } from "./metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createBranca } from "./token/branca.ts";
+import { TokenVerifier, type SpawnTokenWorker } from "./token/offload.ts";
 import { checkTokenCrypto, SelfTestError } from "./token/self-test.ts";
 import { createTransport, sharesHistory, type Transport } from "./transport/index.ts";
 
@@ -37,8 +38,17 @@ export interface SseServer {
   close(drainMs?: number): Promise<void>;
 }
 
+export interface SseServerOptions {
+  /**
+   * Starts a thread that verifies long tokens off the event loop (src/token/offload.ts);
+   * from the entry point, as threads are runtime-specific. Without it, every token is
+   * verified inline.
+   */
+  readonly spawnTokenWorker?: SpawnTokenWorker;
+}
+
 /** Throws SelfTestError, before anything is started, if the token crypto gives wrong answers. */
-export async function createSseServer(config: Config, logger: Logger): Promise<SseServer> {
+export async function createSseServer(config: Config, logger: Logger, options: SseServerOptions = {}): Promise<SseServer> {
   checkTokenCrypto();
   // With one Redis node, history lives in Redis, shared by every instance; otherwise each
   // process keeps its own.
@@ -67,8 +77,15 @@ export async function createSseServer(config: Config, logger: Logger): Promise<S
     logger,
   );
   hub.watchInterest(transport);
-  const metrics = new Metrics(hub);
-  const app = createApp({ config, hub, transport, branca: createBranca(config.secret), logger, metrics });
+  const tokens = new TokenVerifier({
+    branca: createBranca(config.secret),
+    secret: config.secret,
+    ttlSeconds: config.tokenTtlSeconds,
+    spawnWorker: options.spawnTokenWorker,
+    onWorkerExit: (why) => logger.error("token verification worker stopped; restarting it", { why }),
+  });
+  const metrics = new Metrics(hub, tokens);
+  const app = createApp({ config, hub, transport, tokens, logger, metrics });
   // One timer for all streams, not one per stream.
   const heartbeat = setInterval(() => {
     hub.heartbeat();
@@ -82,6 +99,7 @@ export async function createSseServer(config: Config, logger: Logger): Promise<S
     fetch: app.fetch,
     async close(drainMs = 0) {
       clearInterval(heartbeat);
+      tokens.close();
       await hub.drain(drainMs);
       await transport.close();
     },
@@ -94,7 +112,7 @@ const writeLine = (line: string) => void process.stdout.write(line + "\n");
  * The whole process life: configuration (exit 1 with one line on stderr if it is bad, or
  * if the token crypto fails its known-answer test), listening, and a prompt, clean exit 0 on SIGTERM or SIGINT.
  */
-export async function run(env: Env, listen: Listen): Promise<void> {
+export async function run(env: Env, listen: Listen, spawnTokenWorker?: SpawnTokenWorker): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(env);
@@ -106,7 +124,7 @@ export async function run(env: Env, listen: Listen): Promise<void> {
   const logger = createLogger(config.logLevel, writeLine);
   let server: SseServer;
   try {
-    server = await createSseServer(config, logger);
+    server = await createSseServer(config, logger, { spawnTokenWorker });
   } catch (error) {
     if (!(error instanceof SelfTestError)) throw error;
     process.stderr.write(`sse-server: start-up self-test failed: ${error.message}\n`);

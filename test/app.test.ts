@@ -6,7 +6,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
 import { createSseServer } from "../src/server.ts";
-import { SECRET_HEX, subscribeToken } from "./helpers/tokens.ts";
+import { spawnWebWorker } from "../src/listen/web-worker.ts";
+import type { SpawnTokenWorker } from "../src/token/offload.ts";
+import { randomBase62, SECRET_HEX, subscribeToken } from "./helpers/tokens.ts";
 
 const server = await createSseServer(
   loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent" }),
@@ -33,5 +35,55 @@ describe("app", () => {
     expect(answer).toBeInstanceOf(Response);
     expect((answer as Response).status).toBe(401);
     expect((answer as Response).headers.get("access-control-allow-origin")).toBe("*");
+  });
+});
+
+describe("app, long tokens", () => {
+  // A worker that takes jobs and never answers: the queue only fills.
+  const silentWorker: SpawnTokenWorker = () => ({ post: () => {}, terminate: () => {} });
+
+  test("while the worker's queue is full, a long token gets 503 + Retry-After at once", async () => {
+    const full = await createSseServer(
+      loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent" }),
+      createLogger("silent", () => {}),
+      { spawnTokenWorker: silentWorker },
+    );
+    const submit = () =>
+      full.fetch(new Request("http://127.0.0.1/submit", { method: "POST", body: randomBase62(64 * 1024) }));
+    // 1 MiB of characters waits at most: 16 tokens of 64 KiB.
+    const waiting = Array.from({ length: 16 }, submit);
+    const refused = await submit();
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(await refused.text()).toMatch(/retry later/);
+    // A short token is still verified inline, whatever the queue.
+    const short = full.fetch(new Request(`http://127.0.0.1/events?token=${subscribeToken(["still"])}`)) as Response;
+    expect(short.status).toBe(200);
+    await short.body!.cancel();
+    await full.close();
+    // Shutting down answers what was waiting: 503, not a hang.
+    expect(new Set((await Promise.all(waiting)).map((r) => r.status))).toEqual(new Set([503]));
+  });
+
+  test("a stream whose long token was verified on the worker still respects SSE_MAX_STREAMS", async () => {
+    const limited = await createSseServer(
+      loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent", SSE_MAX_STREAMS: "1" }),
+      createLogger("silent", () => {}),
+      { spawnTokenWorker: spawnWebWorker(new URL("../src/entry/token-worker.ts", import.meta.url)) },
+    );
+    try {
+      const longTopics = Array.from({ length: 40 }, (_, i) => `long-${i}-${"t".repeat(60)}`);
+      const viaWorker = limited.fetch(new Request(`http://127.0.0.1/events?token=${subscribeToken(longTopics)}`));
+      expect(viaWorker).toBeInstanceOf(Promise);
+      // Meanwhile a short token takes the one place left.
+      const first = limited.fetch(new Request(`http://127.0.0.1/events?token=${subscribeToken(["first"])}`)) as Response;
+      expect(first.status).toBe(200);
+      const second = await viaWorker;
+      expect(second.status).toBe(503);
+      expect(limited.hub.subscriberCount).toBe(1);
+      await first.body!.cancel();
+    } finally {
+      await limited.close();
+    }
   });
 });

@@ -125,6 +125,13 @@ describe("single-file binary (bun run build)", () => {
       const published = await cli(["publish", "--topic", "bin", "--data", "from the binary"], { SSE_URL: server.url }, [BINARY]);
       expect(published.code).toBe(0);
       expect((await stream.next(1))[0]!.data).toBe("from the binary");
+      // A long token is verified on the worker thread, which the build bundles as a second entry point.
+      const data = "x".repeat(5000);
+      expect((await postSubmit(server, submitToken([{ topic: "bin", event: "", data }]))).status).toBe(200);
+      expect((await stream.next(1))[0]!.data).toBe(data);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toMatch(/^sse_tokens_offloaded_total 1$/m);
+      expect(server.logs.filter((l) => l.includes('"level":"error"'))).toEqual([]);
       stream.close();
       expect(await server.stop()).toBe(0);
     } finally {

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, describeConfig, loadConfig } from "../src/config.ts";
+import { encode } from "@msgpack/msgpack";
+import { createBranca } from "../src/token/branca.ts";
 
 const SECRET = "ab".repeat(32);
 
@@ -23,6 +25,26 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ SSE_SECRET: SECRET, SSE_DENO_SERVER: "http1" })).toThrow(
       "SSE_DENO_SERVER must be serve (Deno.serve, the default) or node (Deno's node:http, llhttp's strict parser); the own http1 server was removed",
     );
+  });
+
+  test("limits: a failing token at the default body limit stays cheap (64 KiB)", () => {
+    const config = loadConfig({ SSE_SECRET: SECRET });
+    expect(config.maxBodyBytes).toBe(64 * 1024);
+    expect(config.maxEventBytes).toBe(47 * 1024);
+  });
+
+  test("an event of the default largest size fits a body of the default largest size", () => {
+    const { maxBodyBytes, maxEventBytes } = loadConfig({ SSE_SECRET: SECRET });
+    // Sealed with our codec: the reference one (base-x) takes minutes at this size.
+    const seal = (value: unknown) => createBranca(new Uint8Array(32)).encode(encode(value));
+    // The split between topic, name and data changes the msgpack headers: try the extremes.
+    const splits: [number, number][] = [[1, 0], [255, 255], [256, 256], [1000, 1000]];
+    for (const [topic, event] of splits) {
+      const e = { topic: "t".repeat(topic), event: "e".repeat(event), data: "d".repeat(maxEventBytes - topic - event) };
+      for (const token of [seal({ events: [e] }), seal([[[e.topic, e.event, e.data]]])]) {
+        expect({ topic, event, fits: token.length <= maxBodyBytes }).toEqual({ topic, event, fits: true });
+      }
+    }
   });
 
   test("base path: trailing slash optional, root is empty", () => {

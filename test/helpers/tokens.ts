@@ -135,3 +135,11 @@ export function tamper(token: string, change: (bytes: Uint8Array) => Uint8Array 
   const bytes = Uint8Array.from(referenceBase62.decode(token));
   return referenceBase62.encode(change(bytes) ?? bytes);
 }
+
+/** Random base62 text: decodes as a number in full, then fails authentication. */
+export function randomBase62(length: number): string {
+  const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  let text = alphabet[1 + Math.floor(Math.random() * 61)]!; // no leading zero byte
+  for (let i = 1; i < length; i++) text += alphabet[Math.floor(Math.random() * 62)]!;
+  return text;
+}

@@ -1,0 +1,218 @@
+/**
+ * Token verification that keeps the event loop free. Base62 decoding costs more than
+ * linear time in the token's length (BENCHMARKS.md, "Unauthenticated input"), and anyone
+ * can send a long token without a key. So:
+ *
+ * - a token up to `inlineMaxChars` (every token a backend normally mints: 130-1000
+ *   characters) is verified here, synchronously, in tens of microseconds;
+ * - a longer one goes to a worker thread, through a queue bounded in jobs and in
+ *   characters. When the queue is full the token is refused at once with
+ *   `VerifierBusy` (503 + Retry-After), never decoded here.
+ *
+ * A worker that dies fails its pending jobs with `VerifierBusy` and is replaced, no sooner
+ * than `respawnDelayMs` after it died (a worker that cannot start must not become a
+ * spawn per request). Portable: the runtime's entry point supplies `spawnWorker`.
+ */
+import { TokenError, type Branca, type TokenRejection } from "./branca.ts";
+
+/** The first message to a worker: the key its codec is built with. */
+export interface WorkerInit {
+  readonly kind: "init";
+  readonly secret: Uint8Array;
+}
+
+export interface VerifyJob {
+  readonly kind: "verify";
+  readonly id: number;
+  readonly token: string;
+  /** Seconds; 0 = no expiry check (as `BrancaOptions.ttl`). */
+  readonly ttl: number;
+}
+
+export type WorkerRequest = WorkerInit | VerifyJob;
+
+export type VerifyReply =
+  | { readonly id: number; readonly ok: true; readonly payload: Uint8Array }
+  /** `reason` null: something other than a TokenError was thrown (a bug, not the client's token). */
+  | { readonly id: number; readonly ok: false; readonly reason: TokenRejection | null; readonly message: string };
+
+/** What a spawned worker tells its owner. */
+export interface TokenWorkerEvents {
+  message(reply: VerifyReply): void;
+  /** The worker failed or stopped; it will answer nothing more. */
+  exit(why: string): void;
+}
+
+export interface TokenWorker {
+  post(request: WorkerRequest): void;
+  terminate(): void;
+}
+
+/** Starts one worker running `serveTokenVerification` (./worker.ts). Runtime-specific. */
+export type SpawnTokenWorker = (events: TokenWorkerEvents) => TokenWorker;
+
+/** Verification is saturated or restarting: the client should retry shortly (503). */
+export class VerifierBusy extends Error {
+  override name = "VerifierBusy";
+}
+
+export interface TokenVerifierOptions {
+  readonly branca: Branca;
+  readonly secret: Uint8Array;
+  readonly ttlSeconds: number;
+  /** Without it every token is verified inline (in-process tests, embedding). */
+  readonly spawnWorker?: SpawnTokenWorker;
+  readonly inlineMaxChars?: number;
+  readonly maxQueuedJobs?: number;
+  readonly maxQueuedChars?: number;
+  readonly respawnDelayMs?: number;
+  /** Told when a worker dies (for the log). */
+  readonly onWorkerExit?: (why: string) => void;
+}
+
+/**
+ * Longest token verified inline. Measured on Bun (BENCHMARKS.md): ~40 µs for a 2 KiB
+ * token, ~0.1 ms at 4 KiB, 4.5 ms at 64 KiB.
+ */
+export const INLINE_MAX_CHARS = 2048;
+/** Jobs and characters waiting for the worker: about 80 ms of its work at 64 KiB a token. */
+export const MAX_QUEUED_JOBS = 256;
+export const MAX_QUEUED_CHARS = 1024 * 1024;
+export const RESPAWN_DELAY_MS = 1000;
+
+interface Pending {
+  readonly chars: number;
+  resolve(payload: Uint8Array): void;
+  reject(error: Error): void;
+}
+
+export class TokenVerifier {
+  readonly #branca: Branca;
+  readonly #secret: Uint8Array;
+  readonly #ttl: number;
+  readonly #spawnWorker: SpawnTokenWorker | undefined;
+  readonly #inlineMaxChars: number;
+  readonly #maxQueuedJobs: number;
+  readonly #maxQueuedChars: number;
+  readonly #respawnDelayMs: number;
+  readonly #onWorkerExit: (why: string) => void;
+  #worker: TokenWorker | undefined;
+  /** performance.now() before which no new worker is started. */
+  #respawnAt = 0;
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  #queuedChars = 0;
+  #closed = false;
+  #offloaded = 0;
+  #refusedBusy = 0;
+
+  constructor(options: TokenVerifierOptions) {
+    this.#branca = options.branca;
+    this.#secret = options.secret;
+    this.#ttl = options.ttlSeconds;
+    this.#spawnWorker = options.spawnWorker;
+    this.#inlineMaxChars = options.inlineMaxChars ?? INLINE_MAX_CHARS;
+    this.#maxQueuedJobs = options.maxQueuedJobs ?? MAX_QUEUED_JOBS;
+    this.#maxQueuedChars = options.maxQueuedChars ?? MAX_QUEUED_CHARS;
+    this.#respawnDelayMs = options.respawnDelayMs ?? RESPAWN_DELAY_MS;
+    this.#onWorkerExit = options.onWorkerExit ?? (() => {});
+    // Started now, so the first long token does not wait for it and a worker that cannot
+    // start shows at start-up.
+    if (this.#spawnWorker) this.#ensureWorker();
+  }
+
+  /** Tokens handed to a worker so far (for metrics). */
+  get offloaded(): number {
+    return this.#offloaded;
+  }
+
+  /** Long tokens refused with VerifierBusy so far (for metrics). */
+  get refusedBusy(): number {
+    return this.#refusedBusy;
+  }
+
+  /** Jobs waiting for (or being done by) the worker. */
+  get queuedJobs(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Verifies and decrypts; a problem with the token is a TokenError (sync, or the
+   * Promise's rejection), a full queue or a dead worker is VerifierBusy.
+   */
+  open(token: string): Uint8Array | Promise<Uint8Array> {
+    if (token.length <= this.#inlineMaxChars || !this.#spawnWorker) return this.#branca.decode(token, { ttl: this.#ttl });
+    return this.#offload(token);
+  }
+
+  /** Stops the worker; pending jobs fail with VerifierBusy. */
+  close(): void {
+    this.#closed = true;
+    const worker = this.#worker;
+    this.#worker = undefined;
+    worker?.terminate();
+    this.#failPending("the server is shutting down");
+  }
+
+  #offload(token: string): Promise<Uint8Array> {
+    // Refused before any work on the token: under a flood this is all the main thread does.
+    const queued = this.#pending.size;
+    if (queued > 0 && (queued >= this.#maxQueuedJobs || this.#queuedChars + token.length > this.#maxQueuedChars)) {
+      this.#refusedBusy++;
+      return Promise.reject(new VerifierBusy("too many long tokens waiting for verification; retry later"));
+    }
+    const worker = this.#ensureWorker();
+    if (!worker) {
+      this.#refusedBusy++;
+      return Promise.reject(new VerifierBusy("token verification is restarting; retry later"));
+    }
+    this.#offloaded++;
+    const id = this.#nextId++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.#pending.set(id, { chars: token.length, resolve, reject });
+      this.#queuedChars += token.length;
+      worker.post({ kind: "verify", id, token, ttl: this.#ttl });
+    });
+  }
+
+  #ensureWorker(): TokenWorker | undefined {
+    if (this.#worker || this.#closed || !this.#spawnWorker) return this.#worker;
+    if (performance.now() < this.#respawnAt) return undefined;
+    let worker: TokenWorker | undefined;
+    const exited = (why: string) => {
+      if (worker === undefined || this.#worker !== worker) return; // already replaced or closed
+      this.#worker = undefined;
+      this.#respawnAt = performance.now() + this.#respawnDelayMs;
+      worker.terminate();
+      this.#failPending("token verification failed and is restarting; retry later");
+      this.#onWorkerExit(why);
+    };
+    try {
+      worker = this.#spawnWorker({ message: (reply) => this.#settle(reply), exit: exited });
+    } catch (error) {
+      this.#respawnAt = performance.now() + this.#respawnDelayMs;
+      this.#onWorkerExit(`could not start: ${String(error)}`);
+      return undefined;
+    }
+    this.#worker = worker;
+    worker.post({ kind: "init", secret: this.#secret });
+    return worker;
+  }
+
+  #settle(reply: VerifyReply): void {
+    const job = this.#pending.get(reply.id);
+    if (!job) return; // failed already, when an earlier worker died
+    this.#pending.delete(reply.id);
+    this.#queuedChars -= job.chars;
+    if (reply.ok) job.resolve(reply.payload);
+    else if (reply.reason !== null) job.reject(new TokenError(reply.reason, reply.message));
+    else job.reject(new Error(`token verification failed: ${reply.message}`));
+  }
+
+  #failPending(message: string): void {
+    const jobs = [...this.#pending.values()];
+    this.#pending.clear();
+    this.#queuedChars = 0;
+    for (const job of jobs) job.reject(new VerifierBusy(message));
+  }
+}
