@@ -16,7 +16,7 @@ import { StartingSubscriber } from "./starting.ts";
 import { eventStreamResponse, SubscriberStream, type EndReason } from "./stream.ts";
 import { TokenError } from "./token/branca.ts";
 import { VerifierBusy, type TokenVerifier } from "./token/offload.ts";
-import { TransportUnavailable, type SharedHistory, type Transport } from "./transport/index.ts";
+import { TransportUnavailable, type SharedHistory, type Transport } from "./transport/transport.ts";
 
 export interface AppDeps {
   readonly config: Config;

@@ -5,7 +5,7 @@
  */
 import type { GapReason, History } from "./history.ts";
 import { encodeEvent, encodeOpenFrame, OPEN_FRAME } from "./sse.ts";
-import type { SharedStart } from "./transport/index.ts";
+import type { SharedStart } from "./transport/transport.ts";
 
 export interface StreamStart {
   /** The first bytes of the stream. */

@@ -1,6 +1,8 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
+import { History } from "../src/history.ts";
 import { Hub, type Subscriber, type TopicInterest } from "../src/hub.ts";
-import { encodeEvent, HEARTBEAT_FRAME } from "../src/sse.ts";
+import * as sse from "../src/sse.ts";
+import { HEARTBEAT_FRAME } from "../src/sse.ts";
 
 class Recorder implements Subscriber {
   frames: Uint8Array[] = [];
@@ -33,14 +35,38 @@ describe("Hub", () => {
     expect(b.texts).toEqual(["data: 1\n\n", "data: 2\n\n", "data: 4\n\n"]);
   });
 
-  test("an event's bytes are encoded once and shared by every subscriber", () => {
-    const hub = new Hub();
-    const subs = [new Recorder(), new Recorder(), new Recorder()];
-    for (const s of subs) hub.subscribe(s, ["t"]);
-    hub.dispatch([ev("t", "shared")]);
-    expect(subs[1]!.frames[0]).toBe(subs[0]!.frames[0]!);
-    expect(subs[2]!.frames[0]).toBe(subs[0]!.frames[0]!);
-    expect(subs[0]!.frames[0]).toEqual(encodeEvent("", "shared"));
+  // ARCHITECTURE.md, "An event is encoded once". Counted at the encoder itself, so a hub
+  // that framed per subscriber (or framed twice and shared one) fails here.
+  test("an event is encoded once, whatever the number of its subscribers", () => {
+    const encodings = spyOn(sse, "encodeEvent");
+    try {
+      for (const count of [1, 2, 50]) {
+        const history = new History({ perTopic: 10, maxAgeMs: 60_000, maxBytes: 1 << 20 });
+        const hubs = { plain: new Hub(), history: new Hub(history) };
+        for (const [kind, hub] of Object.entries(hubs)) {
+          const subs = Array.from({ length: count }, () => new Recorder());
+          for (const s of subs) hub.subscribe(s, ["t", "u"]);
+          const start = history.currentId;
+          encodings.mockClear();
+          hub.dispatch([ev("t", "1"), ev("u", "2"), ev("nobody", "3")]);
+          hub.dispatchNumbered([{ ...ev("t", "4"), id: "e-1", position: 1 }]);
+          // Without history, an event no one hears is never framed; with it, it is kept.
+          expect(encodings).toHaveBeenCalledTimes(kind === "plain" ? 3 : 4);
+          const frames = subs[0]!.frames;
+          expect(subs[0]!.texts.map((t) => t.match(/data: (.*)/)?.[1])).toEqual(["1", "2", "4"]);
+          for (const s of subs) for (const [i, frame] of s.frames.entries()) expect(frame).toBe(frames[i]!);
+          // The history replays the very bytes the live subscribers were handed.
+          if (kind === "history") {
+            const replay = history.resume(["t", "u"], start);
+            if (!replay.ok) throw new Error(`resume failed: ${replay.reason}`);
+            expect(replay.entries).toHaveLength(2);
+            replay.entries.forEach((e, i) => expect(e.frame).toBe(frames[i]!));
+          }
+        }
+      }
+    } finally {
+      encodings.mockRestore();
+    }
   });
 
   test("unsubscribe leaves no trace: topics and subscribers are dropped", () => {
