@@ -81,8 +81,13 @@ export function createApp(deps: AppDeps): Hono {
     admitStream();
     const payload = openToken(c.req.query("token"));
     if (!(payload instanceof Promise)) return openEventsFor(c, payload);
-    // Verified on the worker: the server may have filled up or lost Redis meanwhile.
-    return payload.then((p) => (admitStream(), openEventsFor(c, p)));
+    // Verified on the worker: the server may have filled up or lost Redis meanwhile, and
+    // the client may have left (then no stream is opened for nobody).
+    return payload.then((p) => {
+      if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
+      admitStream();
+      return openEventsFor(c, p);
+    });
   }
 
   function admitStream(): void {

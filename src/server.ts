@@ -84,6 +84,13 @@ export async function createSseServer(config: Config, logger: Logger, options: S
     spawnWorker: options.spawnTokenWorker,
     onWorkerExit: (why) => logger.error("token verification worker stopped; restarting it", { why }),
   });
+  try {
+    await tokens.started();
+  } catch (error) {
+    tokens.close();
+    await transport.close();
+    throw error;
+  }
   const metrics = new Metrics(hub, tokens);
   const app = createApp({ config, hub, transport, tokens, logger, metrics });
   // One timer for all streams, not one per stream.

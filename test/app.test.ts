@@ -7,7 +7,9 @@ import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
 import { createSseServer } from "../src/server.ts";
 import { spawnWebWorker } from "../src/listen/web-worker.ts";
-import type { SpawnTokenWorker } from "../src/token/offload.ts";
+import { encode } from "@msgpack/msgpack";
+import type { SpawnTokenWorker, TokenWorkerEvents, VerifyJob, VerifyReply, WorkerStatus } from "../src/token/offload.ts";
+import { SelfTestError } from "../src/token/self-test.ts";
 import { randomBase62, SECRET_HEX, subscribeToken } from "./helpers/tokens.ts";
 
 const server = await createSseServer(
@@ -39,8 +41,11 @@ describe("app", () => {
 });
 
 describe("app, long tokens", () => {
-  // A worker that takes jobs and never answers: the queue only fills.
-  const silentWorker: SpawnTokenWorker = () => ({ post: () => {}, terminate: () => {} });
+  // A worker that passes its self-test, then takes jobs and never answers: the queue only fills.
+  const silentWorker: SpawnTokenWorker = (events) => ({
+    post: (request) => void (request.kind === "init" && events.message({ kind: "ready" })),
+    terminate: () => {},
+  });
 
   test("while the worker's queue is full, a long token gets 503 + Retry-After at once", async () => {
     const full = await createSseServer(
@@ -84,6 +89,46 @@ describe("app, long tokens", () => {
       await first.body!.cancel();
     } finally {
       await limited.close();
+    }
+  });
+});
+
+describe("app, the token worker", () => {
+  /** A worker that answers `init` with `status` and hands each job to the test. */
+  function scriptedWorker(status: WorkerStatus) {
+    const jobs: VerifyJob[] = [];
+    let events: TokenWorkerEvents | undefined;
+    const spawn: SpawnTokenWorker = (e) => {
+      events = e;
+      return {
+        post: (request) => (request.kind === "init" ? e.message(status) : void jobs.push(request)),
+        terminate: () => {},
+      };
+    };
+    return { spawn, jobs, answer: (reply: VerifyReply) => events!.message(reply) };
+  }
+  const config = () => loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent" });
+  const silent = () => createLogger("silent", () => {});
+
+  test("a worker whose crypto fails its self-test stops start-up", async () => {
+    const failing = scriptedWorker({ kind: "failed", message: "token crypto (x) failed its known-answer test: sealing gave a different token" });
+    expect(createSseServer(config(), silent(), { spawnTokenWorker: failing.spawn })).rejects.toThrow(SelfTestError);
+  });
+
+  test("a client that leaves while its long token is verified gets no stream", async () => {
+    const worker = scriptedWorker({ kind: "ready" });
+    const sse = await createSseServer(config(), silent(), { spawnTokenWorker: worker.spawn });
+    try {
+      const longTopics = Array.from({ length: 40 }, (_, i) => `gone-${i}-${"t".repeat(60)}`);
+      const leaving = new AbortController();
+      const request = new Request(`http://127.0.0.1/events?token=${subscribeToken(longTopics)}`, { signal: leaving.signal });
+      const answer = sse.fetch(request) as Promise<Response>;
+      leaving.abort();
+      worker.answer({ id: worker.jobs[0]!.id, ok: true, payload: encode({ topics: longTopics }) });
+      expect((await answer).status).toBe(499);
+      expect(sse.hub.subscriberCount).toBe(0);
+    } finally {
+      await sse.close();
     }
   });
 });

@@ -2,7 +2,8 @@
  * A known-answer test of the token crypto, run once at start-up: a fixed key, nonce,
  * timestamp and payload must give exactly the token below (minted with the reference
  * `branca` package, which has its own, older libsodium build) and open back to the payload;
- * a token with one bit of its tag flipped must be refused. If any of this fails the
+ * a token with one bit flipped in any byte of its tag, or in its timestamp, nonce or
+ * ciphertext, must be refused as forged. If any of this fails the
  * server must not start: it would reject every genuine token, or mint ones that no
  * other implementation accepts. There is no fallback to another implementation.
  */
@@ -46,13 +47,29 @@ export function checkTokenCrypto(aead: AeadBackend = LIBSODIUM): void {
     return fail(`the known token was refused (${String(error)})`);
   }
   if (opened.length !== payload.length || opened.some((b, i) => b !== payload[i])) fail("the known token opened to a different payload");
-  const tampered = base62Decode(KNOWN_ANSWER.token);
-  tampered[tampered.length - 1] ^= 1;
-  try {
-    branca.decode(base62Encode(tampered));
-  } catch (error) {
-    if (error instanceof TokenError && error.reason === "forged") return;
-    return fail(`a tampered token gave ${String(error)} instead of "forged"`);
+  // Every byte of the tag, and one of the timestamp, the nonce and the ciphertext: each
+  // flipped bit must make the token "forged" (a check of part of the tag, or an
+  // unauthenticated header, would let some through).
+  const sealed = base62Decode(KNOWN_ANSWER.token);
+  const tagAt = sealed.length - 16;
+  const flips: [string, number][] = [
+    ["timestamp", 2],
+    ["nonce", 10],
+    ["ciphertext", 40],
+    ...Array.from({ length: 16 }, (_, i): [string, number] => [`tag byte ${i}`, tagAt + i]),
+  ];
+  for (const [what, at] of flips) {
+    const tampered = sealed.slice();
+    tampered[at]! ^= 1;
+    let refusal: unknown;
+    try {
+      branca.decode(base62Encode(tampered));
+    } catch (error) {
+      refusal = error;
+    }
+    if (refusal === undefined) fail(`a token with a flipped bit in its ${what} was accepted`);
+    if (!(refusal instanceof TokenError && refusal.reason === "forged")) {
+      fail(`a flipped bit in the ${what} gave ${String(refusal)} instead of "forged"`);
+    }
   }
-  fail("a token with a flipped tag bit was accepted");
 }

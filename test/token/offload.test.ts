@@ -109,11 +109,13 @@ describe("TokenVerifier", () => {
     expect(tokens.offloaded).toBe(1);
   });
 
-  test("a rejection from the worker is the same TokenError; any other failure is not a TokenError", async () => {
+  test("a rejection from the worker is the same TokenError; any other failure stops the worker (503s, not 500s)", async () => {
     const workers = fakeWorkers();
-    const tokens = verifier({ spawnWorker: workers.spawn, inlineMaxChars: 0 });
+    const exits: string[] = [];
+    const tokens = verifier({ spawnWorker: workers.spawn, inlineMaxChars: 0, respawnDelayMs: 0, onWorkerExit: (w) => exits.push(w) });
     const forged = tokens.open("abc") as Promise<Uint8Array>;
     const broken = tokens.open("def") as Promise<Uint8Array>;
+    const waiting = tokens.open("ghi") as Promise<Uint8Array>;
     const [a, b] = workers.jobs(0) as { id: number }[];
     const replies: VerifyReply[] = [
       { id: a!.id, ok: false, reason: "forged", message: "token was forged" },
@@ -121,8 +123,74 @@ describe("TokenVerifier", () => {
     ];
     for (const reply of replies) workers.spawned[0]!.events.message(reply);
     expect(await outcome(() => forged)).toEqual({ rejected: "forged", message: "token was forged" });
-    const other = await outcome(() => broken);
-    expect(other).toMatchObject({ error: "Error" });
+    expect(await outcome(() => broken)).toMatchObject({ error: "VerifierBusy" });
+    expect(await outcome(() => waiting)).toMatchObject({ error: "VerifierBusy" });
+    expect(workers.spawned[0]!.terminated).toBe(true);
+    expect(exits).toEqual(["failed a job: TypeError: oops"]);
+    expect(tokens.queuedJobs).toBe(0);
+    leavePending(tokens.open("jkl")); // a new worker takes the next one
+    expect(workers.jobs(1)).toHaveLength(1);
+  });
+
+  test("a worker that answers nothing for stallMs is taken for hung: its jobs get VerifierBusy, a new one starts", async () => {
+    const workers = fakeWorkers();
+    const exits: string[] = [];
+    const tokens = verifier({ spawnWorker: workers.spawn, inlineMaxChars: 0, respawnDelayMs: 0, stallMs: 100, onWorkerExit: (w) => exits.push(w) });
+    const first = tokens.open("abc") as Promise<Uint8Array>;
+    // An answer within stallMs is progress: the clock starts again.
+    await Bun.sleep(60);
+    const second = tokens.open("def") as Promise<Uint8Array>;
+    workers.spawned[0]!.events.message({ id: (workers.jobs(0)[0] as { id: number }).id, ok: true, payload: Uint8Array.of(7) });
+    expect(Array.from(await first)).toEqual([7]);
+    await Bun.sleep(60);
+    expect(workers.spawned[0]!.terminated).toBe(false);
+    expect(await outcome(() => second)).toMatchObject({ error: "VerifierBusy" });
+    expect(workers.spawned[0]!.terminated).toBe(true);
+    expect(exits[0]).toMatch(/answered nothing for 100 ms with 1 tokens waiting/);
+    expect(tokens.queuedJobs).toBe(0);
+  });
+
+  test("a job that cannot be posted frees its place and gets VerifierBusy", async () => {
+    const exits: string[] = [];
+    let spawns = 0;
+    const tokens = verifier({
+      inlineMaxChars: 0,
+      respawnDelayMs: 60_000,
+      onWorkerExit: (w) => exits.push(w),
+      spawnWorker: () => {
+        spawns++;
+        return {
+          post: (request) => {
+            if (request.kind === "verify") throw new Error("the port is closed");
+          },
+          terminate: () => {},
+        };
+      },
+    });
+    expect(await outcome(() => tokens.open("abc"))).toMatchObject({ error: "VerifierBusy" });
+    expect(tokens.queuedJobs).toBe(0);
+    expect(exits[0]).toMatch(/could not be sent a job: Error: the port is closed/);
+    expect(await outcome(() => tokens.open("def"))).toMatchObject({ error: "VerifierBusy", message: expect.stringMatching(/restarting/) });
+    expect(spawns).toBe(1);
+  });
+
+  test("started(): waits for the worker's self-test; a failure, an exit or silence is a SelfTestError", async () => {
+    const ready = fakeWorkers();
+    const fine = verifier({ spawnWorker: ready.spawn });
+    const waiting = fine.started(1000);
+    ready.spawned[0]!.events.message({ kind: "ready" });
+    await waiting;
+    const failing = fakeWorkers();
+    const bad = verifier({ spawnWorker: failing.spawn });
+    const refused = bad.started(1000);
+    failing.spawned[0]!.events.message({ kind: "failed", message: "token crypto (x) failed its known-answer test: …" });
+    expect(refused).rejects.toThrow("the token verification worker failed its start-up self-test: token crypto (x) failed");
+    const dying = fakeWorkers();
+    const died = verifier({ spawnWorker: dying.spawn }).started(1000);
+    dying.spawned[0]!.events.exit("exited with code 1");
+    expect(died).rejects.toThrow("the token verification worker exited with code 1");
+    expect(verifier({ spawnWorker: fakeWorkers().spawn }).started(50)).rejects.toThrow("was not ready within 50 ms");
+    await verifier({}).started(); // no worker: nothing to wait for
   });
 
   test("the queue is bounded in jobs: past it, a long token is refused at once, never sent", async () => {
