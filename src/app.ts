@@ -13,6 +13,7 @@ import { parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
 import { BodyTooLarge, BodyUnreadable, readBodyText } from "./read-body.ts";
 import { startFromShared, startStream, type StreamStart } from "./resume.ts";
 import { StartingSubscriber } from "./starting.ts";
+import { RetryFrames } from "./retry.ts";
 import { eventStreamResponse, SubscriberStream, type EndReason } from "./stream.ts";
 import { TokenError } from "./token/branca.ts";
 import { VerifierBusy, type TokenVerifier } from "./token/offload.ts";
@@ -48,6 +49,7 @@ type RejectStatus = 400 | 401 | 413 | 503;
 export function createApp(deps: AppDeps): Hono {
   const { config, hub, transport, tokens, logger, metrics } = deps;
   const app = config.basePath ? new Hono().basePath(config.basePath) : new Hono();
+  const retry = new RetryFrames(config.retryMinMs, config.retryMaxMs);
 
   /**
    * Verifies and decrypts a token; any problem is a TokenError (→ 401). Synchronous for
@@ -127,6 +129,7 @@ export function createApp(deps: AppDeps): Hono {
   function openStream(topics: readonly string[], lastEventId: string | undefined, env: unknown): Response {
     const start = startStream(hub.history, topics, lastEventId);
     const stream: SubscriberStream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => stream, topics));
+    sendRetry(stream);
     // Replay and subscription happen in one synchronous step: no event can fall between.
     stream.replay(start.backlog);
     hub.subscribe(stream, topics);
@@ -158,9 +161,17 @@ export function createApp(deps: AppDeps): Hono {
       throw error;
     }
     const stream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => starting, topics));
+    sendRetry(stream);
     stream.replay(start.backlog);
     starting.attach(stream, after);
     return streamOpened(stream, start, topics, env);
+  }
+
+  /** A stream's reconnection delay, drawn for it (./retry.ts), right after its opening. */
+  function sendRetry(stream: SubscriberStream): void {
+    const frame = retry.next();
+    stream.replay([frame]);
+    hub.bytesWritten += frame.length;
   }
 
   /** What a stream's end does: leave the hub (as `subscriber`, how the hub knows it), count, log. */
@@ -218,12 +229,27 @@ export function createApp(deps: AppDeps): Hono {
       return reject(c, 503, error.message);
     }
     if (error instanceof ServerFull) {
+      const message = `too many open streams (limit ${config.maxStreams}); retry later`;
+      if (c.req.header("accept")?.includes("text/event-stream")) return comeBackLater(c, message);
       c.header("Retry-After", "5");
-      return reject(c, 503, `too many open streams (limit ${config.maxStreams}); retry later`);
+      return reject(c, 503, message);
     }
     logger.error("unexpected error", { path: redactUrl(c.req.url), error: String(error) });
     return c.text("internal error", 500);
   });
+
+  /**
+   * An EventSource that gets a 503 gives up for good; one that gets a stream holding only
+   * a `retry:` line, which then ends, comes back after that delay. So a full server tells
+   * browsers (they ask for `text/event-stream`) to come back later, each after its own
+   * random delay, and says why in a comment. Such an EventSource fires `open` first.
+   */
+  function comeBackLater(c: Context, message: string): Response {
+    metrics.requestsRejected.inc({ status: "200" });
+    logger.info("request rejected", { method: c.req.method, path: redactUrl(c.req.url), status: 200, reason: `${message} (told to retry)` });
+    const body = `retry: ${retry.drawMs()}\n: ${message}\n\n`;
+    return new Response(body, { headers: STREAM_HEADERS });
+  }
 
   /** Answers a client mistake: counted, logged with its reason, never with the token. */
   function reject(c: Context, status: RejectStatus, message: string): Response {

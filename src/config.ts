@@ -22,6 +22,9 @@ export interface Config {
   readonly maxStreams: number;
   /** Seconds over which shutdown spreads the closing of streams. */
   readonly shutdownDrainSeconds: number;
+  /** The range each stream's `retry:` (reconnection delay) is drawn from, in ms. */
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
   /** Events kept per topic for resuming streams; 0 turns history off. */
   readonly historySize: number;
   readonly historyTtlSeconds: number;
@@ -83,6 +86,8 @@ const schema = z.object({
   SSE_MAX_BUFFERED_EVENTS: int(1, 1_000_000, 1024),
   SSE_MAX_STREAMS: int(0, 10_000_000, 0),
   SSE_SHUTDOWN_DRAIN: int(0, 600, 0),
+  SSE_RETRY_MIN_MS: int(0, 3_600_000, 1000),
+  SSE_RETRY_MAX_MS: int(0, 3_600_000, 8000),
   SSE_HISTORY_SIZE: int(0, 1_000_000, 100),
   SSE_HISTORY_TTL: int(1, 7 * 86400, 300),
   SSE_HISTORY_MAX_BYTES: int(1024, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
@@ -117,6 +122,9 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError(`${String(issue.path[0])} ${issue.message}`);
   }
   const v = result.data;
+  if (v.SSE_RETRY_MIN_MS > v.SSE_RETRY_MAX_MS) {
+    throw new ConfigError(`SSE_RETRY_MIN_MS must not be more than SSE_RETRY_MAX_MS (${v.SSE_RETRY_MAX_MS})`);
+  }
   return {
     secret: hexToBytes(v.SSE_SECRET),
     port: v.PORT,
@@ -131,6 +139,8 @@ export function loadConfig(env: Env): Config {
     maxBufferedEvents: v.SSE_MAX_BUFFERED_EVENTS,
     maxStreams: v.SSE_MAX_STREAMS,
     shutdownDrainSeconds: v.SSE_SHUTDOWN_DRAIN,
+    retryMinMs: v.SSE_RETRY_MIN_MS,
+    retryMaxMs: v.SSE_RETRY_MAX_MS,
     historySize: v.SSE_HISTORY_SIZE,
     historyTtlSeconds: v.SSE_HISTORY_TTL,
     historyMaxBytes: v.SSE_HISTORY_MAX_BYTES,

@@ -47,6 +47,14 @@ describe("loadConfig", () => {
     }
   });
 
+  test("SSE_RETRY_MIN_MS..SSE_RETRY_MAX_MS: 1-8 s by default; a range upside down fails start-up", () => {
+    expect(loadConfig({ SSE_SECRET: SECRET })).toMatchObject({ retryMinMs: 1000, retryMaxMs: 8000 });
+    expect(loadConfig({ SSE_SECRET: SECRET, SSE_RETRY_MIN_MS: "0", SSE_RETRY_MAX_MS: "0" })).toMatchObject({ retryMinMs: 0, retryMaxMs: 0 });
+    expect(() => loadConfig({ SSE_SECRET: SECRET, SSE_RETRY_MIN_MS: "9000" })).toThrow(
+      "SSE_RETRY_MIN_MS must not be more than SSE_RETRY_MAX_MS (8000)",
+    );
+  });
+
   test("base path: trailing slash optional, root is empty", () => {
     expect(loadConfig({ SSE_SECRET: SECRET, BASE_PATH: "/sse-server/" }).basePath).toBe("/sse-server");
     expect(loadConfig({ SSE_SECRET: SECRET, BASE_PATH: "/sse-server" }).basePath).toBe("/sse-server");
