@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, newPage, openPageEventSource, serveBlankOrigin, type BlankOrigin } from "../helpers/browser.ts";
 import { eventsUrl, expectHealthy, postSubmit, SERVERS, startServer, waitForLog, type RunningServer } from "../helpers/server.ts";
+import { openStream } from "../helpers/sse.ts";
 import { OTHER_SECRET_HEX, submitToken, subscribeToken, tamper, type TestEvent } from "../helpers/tokens.ts";
 
 const TOKEN_TTL_SECONDS = 60;
@@ -100,6 +101,33 @@ for (const runtime of SERVERS) {
       expect(await source.events(1)).toEqual([{ type: "message", data: "still fine" }]);
       await source.close();
       await expectHealthy(server);
+    });
+
+    test("over SSE_MAX_STREAMS, a plain EventSource keeps retrying and gets in once there is room", async () => {
+      const full = await startServer(runtime, { env: { SSE_MAX_STREAMS: "1", SSE_RETRY_MIN_MS: "200", SSE_RETRY_MAX_MS: "400" } });
+      try {
+        const url = eventsUrl(full, subscribeToken(["room"]));
+        const holder = await openStream(url);
+        const source = await openPageEventSource(page, url);
+        // Told to come back: it opens, the answer ends, it reconnects... more than once.
+        await source.opened(2);
+        expect((await source.snapshot()).readyState).not.toBe(2); // never CLOSED: it has not given up
+        holder.close();
+        // The place is free: the next attempt is a real stream, which gets the event.
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline) {
+          const res = await postSubmit(full, submitToken([{ topic: "room", event: "", data: "in at last" }]));
+          expect(res.status).toBe(200);
+          await res.text();
+          if ((await source.snapshot()).events.length > 0) break;
+          await Bun.sleep(200);
+        }
+        expect((await source.snapshot()).events[0]).toEqual({ type: "message", data: "in at last" });
+        await source.close();
+        await expectHealthy(full);
+      } finally {
+        await full.stop();
+      }
     });
   });
 }
