@@ -73,7 +73,7 @@ describe("sse-server CLI", () => {
   test("publish submits one event; a refused one exits 1 with the reason", async () => {
     const stream = await openStream(eventsUrl(server, subscribeToken(["cli-pub"])));
     const ok = await cli(["publish", "--topic", "cli-pub", "--event", "news", "--data", "line 1\nline 2"], url());
-    expect(ok.code).toBe(0);
+    expect(ok).toMatchObject({ code: 0, stdout: "published 1 event to topic cli-pub\n", stderr: "" });
     expect((await stream.next(1))[0]).toMatchObject({ event: "news", data: "line 1\nline 2" });
     stream.close();
     const refused = await cli(["publish", "--topic", "bad\ntopic"], url());
@@ -101,14 +101,18 @@ describe("sse-server CLI", () => {
       await postSubmit(server, submitToken([{ topic: "cli-listen", event: "e", data: "a\nb" }]));
       while (!stdout.includes("\n") && Date.now() < deadline) await Bun.sleep(20);
       expect(JSON.parse(stdout.split("\n")[0]!)).toMatchObject({ event: "e", data: "a\nb" });
+      expect(stderr).toBe("listening to cli-listen; stop with Ctrl-C\n");
     } finally {
       child.kill();
     }
   });
 
-  test("healthcheck: 0 against a live server, 1 when nothing answers", async () => {
-    expect((await cli(["healthcheck"], url())).code).toBe(0);
-    expect((await cli(["healthcheck", "--url", "http://127.0.0.1:9"])).code).toBe(1);
+  test("healthcheck: 0 and one line against a live server, 1 and the reason when nothing answers", async () => {
+    const live = await cli(["healthcheck"], url());
+    expect(live).toMatchObject({ code: 0, stdout: `live: ${server.url}/health/live answered 200\n` });
+    const dead = await cli(["healthcheck", "--url", "http://127.0.0.1:9"]);
+    expect(dead.code).toBe(1);
+    expect(dead.stderr).toMatch(/^sse-server healthcheck: http:\/\/127\.0\.0\.1:9\/health\/live: .+\n$/);
   });
 });
 
@@ -123,7 +127,7 @@ describe("single-file binary (bun run build)", () => {
       expect((await fetch(`${server.url}/events?token=forged`)).status).toBe(401);
       const stream = await openStream(eventsUrl(server, subscribeToken(["bin"])));
       const published = await cli(["publish", "--topic", "bin", "--data", "from the binary"], { SSE_URL: server.url }, [BINARY]);
-      expect(published.code).toBe(0);
+      expect(published).toMatchObject({ code: 0, stdout: "published 1 event to topic bin\n" });
       expect((await stream.next(1))[0]!.data).toBe("from the binary");
       // A long token is verified on the worker thread, which the build bundles as a second entry point.
       const data = "x".repeat(5000);
