@@ -10,6 +10,7 @@ import {
   startServer,
   type RunningServer,
 } from "./helpers/server.ts";
+import { spawnProcess, waitForOutput } from "./helpers/process.ts";
 import { openStream } from "./helpers/sse.ts";
 import { SECRET_HEX, submitToken, subscribeToken } from "./helpers/tokens.ts";
 
@@ -106,6 +107,34 @@ describe("sse-server CLI", () => {
       child.kill();
     }
   });
+
+  test("the Quick start as the README types it: npx sse-server keygen, listen and publish show an event", async () => {
+    const keygen = await runProcess("npx", ["sse-server", "keygen"], {}, 30_000);
+    const secret = keygen.stdout.trim();
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    const own = await startServer("bun", { env: { SSE_SECRET: secret } });
+    // PORT as the server has it: the commands then find it as they find port 8000 by default.
+    const env = { SSE_SECRET: secret, PORT: String(own.port) };
+    const listener = spawnProcess(["npx", "sse-server", "listen", "--topics", "hello"], { env });
+    try {
+      let stdout = "";
+      listener.child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
+      await waitForOutput(listener, (out) => (out.includes("listening to hello") ? true : undefined), "listener", 30_000);
+      const published = await runProcess(
+        "npx",
+        ["sse-server", "publish", "--topic", "hello", "--event", "greeting", "--data", "Hello, world"],
+        env,
+        30_000,
+      );
+      expect(published).toMatchObject({ code: 0, stdout: "published 1 event to topic hello\n" });
+      const deadline = Date.now() + 10_000;
+      while (!stdout.includes("\n") && Date.now() < deadline) await Bun.sleep(20);
+      expect(JSON.parse(stdout.split("\n")[0]!)).toMatchObject({ event: "greeting", data: "Hello, world" });
+    } finally {
+      await listener.stop();
+      await own.stop();
+    }
+  }, 90_000);
 
   test("healthcheck: 0 and one line against a live server, 1 and the reason when nothing answers", async () => {
     const live = await cli(["healthcheck"], url());

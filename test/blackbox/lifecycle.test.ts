@@ -192,8 +192,9 @@ describe("the documented start commands", () => {
   // would not pass a signal on): each serves, then shuts down in order.
   const commands: [string, Runtime, string[]][] = [
     ["npm run server", "bun", ["npm", "run", "server"]],
+    ["npx bun run server", "bun", ["npx", "bun", "run", "server"]],
     ["npm start", "node", ["npm", "start"]],
-    ["deno task start", "deno", [`${ROOT}node_modules/.bin/deno`, "task", "start"]],
+    ["npx deno task start", "deno", ["npx", "deno", "task", "start"]],
   ];
   for (const [name, runtime, command] of commands) {
     test(`${name} serves, and stops in order on SIGTERM`, async () => {
