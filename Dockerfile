@@ -1,4 +1,4 @@
-# sse-server as a container: the same single-file binary that `bun run build` makes
+# sse-server as a container: the same single-file binary that `npm run build` makes
 # (and that test/cli.test.ts checks), on a minimal base, as a non-root user.
 
 # --- build: npm ci brings Bun (a devDependency); bun build --compile makes one file.

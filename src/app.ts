@@ -29,8 +29,8 @@ export interface AppDeps {
 }
 
 /**
- * The header the CORS middleware adds; `GET events` and the not-found answer, which it
- * never sees, set it themselves.
+ * The header the CORS middleware adds; `GET events` and the not-found and wrong-method
+ * answers, which it never sees, set it themselves.
  */
 const ALLOW_ANY_ORIGIN = "Access-Control-Allow-Origin";
 
@@ -44,7 +44,20 @@ const STREAM_HEADERS = {
 /** Too many open streams: the client should come back later (or elsewhere). */
 class ServerFull extends Error {}
 
-type RejectStatus = 400 | 401 | 413 | 503;
+type RejectStatus = 400 | 401 | 405 | 413 | 503;
+
+/**
+ * The methods each route answers, for the `Allow` header of a 405: HEAD with every GET
+ * (Hono's doing), OPTIONS everywhere (the CORS middleware). Keep in step with the routes below.
+ */
+const ROUTE_METHODS: ReadonlyMap<string, string> = new Map([
+  ["/events", "GET, HEAD, OPTIONS"],
+  ["/submit", "POST, OPTIONS"],
+  ["/ping", "GET, HEAD, OPTIONS"],
+  ["/health/live", "GET, HEAD, OPTIONS"],
+  ["/health/ready", "GET, HEAD, OPTIONS"],
+  ["/metrics", "GET, HEAD, OPTIONS"],
+]);
 
 export function createApp(deps: AppDeps): Hono {
   const { config, hub, transport, tokens, logger, metrics } = deps;
@@ -208,9 +221,14 @@ export function createApp(deps: AppDeps): Hono {
     return c.text("OK");
   });
 
+  // Reached by every request no route matched: a known path with another method is a 405.
   app.notFound((c) => {
     c.header(ALLOW_ANY_ORIGIN, "*"); // a GET to no route has met no CORS middleware
-    return c.text("not found", 404);
+    const path = c.req.path;
+    const allowed = path.startsWith(config.basePath) ? ROUTE_METHODS.get(path.slice(config.basePath.length)) : undefined;
+    if (allowed === undefined) return c.text("not found", 404);
+    c.header("Allow", allowed);
+    return reject(c, 405, `method not allowed; allowed: ${allowed}`);
   });
 
   app.onError((error, c) => {

@@ -73,7 +73,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(subscribeUrl(options) + "\n");
         return 0;
       case "publish":
-        await publish(options);
+        process.stdout.write(`${await publish(options)}\n`);
         return 0;
       case "listen":
         return await listen(options);
@@ -127,10 +127,12 @@ function subscribeUrl(options: Options): string {
   return client(options).subscribeUrl(topicsOf(options), { timestamp });
 }
 
-async function publish(options: Options): Promise<void> {
+/** Returns the line that says it worked. */
+async function publish(options: Options): Promise<string> {
   if (!options.topic) throw new UsageError("--topic is required");
   try {
     await client(options).publish({ topic: options.topic, event: options.event, data: options.data });
+    return `published 1 event to topic ${options.topic}`;
   } catch (error) {
     if (error instanceof SseClientError) throw new Error(error.message);
     throw error;
@@ -142,7 +144,7 @@ async function listen(options: Options): Promise<number> {
   const url = subscribeUrl(options);
   const res = await fetch(url);
   if (!res.ok || !res.body) throw new Error(`events answered ${res.status}: ${(await res.text()).trim()}`);
-  process.stderr.write("listening; stop with Ctrl-C\n");
+  process.stderr.write(`listening to ${topicsOf(options).join(", ")}; stop with Ctrl-C\n`);
   const print = (event: string, data: string, id?: string) =>
     process.stdout.write(JSON.stringify({ event, data, ...(id ? { id } : {}) }) + "\n");
   const parser = createParser({ onEvent: (m) => print(m.event ?? "message", m.data, m.id) });
@@ -158,11 +160,14 @@ async function listen(options: Options): Promise<number> {
 }
 
 async function healthcheck(options: Options): Promise<number> {
-  const res = await fetch(`${serverUrl(options).replace(/\/+$/, "")}/health/live`, {
-    signal: AbortSignal.timeout(3000),
+  const url = `${serverUrl(options).replace(/\/+$/, "")}/health/live`;
+  const res = await fetch(url, { signal: AbortSignal.timeout(3000) }).catch((error: unknown) => {
+    throw new Error(`${url}: ${(error as Error).message}`);
   });
   await res.text();
-  return res.ok ? 0 : 1;
+  if (!res.ok) throw new Error(`${url} answered ${res.status}`);
+  process.stdout.write(`live: ${url} answered ${res.status}\n`);
+  return 0;
 }
 
 /** The one place the CLI looks at which runtime it is on: to pick the HTTP listener. */

@@ -116,8 +116,9 @@ export async function createSseServer(config: Config, logger: Logger, options: S
 const writeLine = (line: string) => void process.stdout.write(line + "\n");
 
 /**
- * The whole process life: configuration (exit 1 with one line on stderr if it is bad, or
- * if the token crypto fails its known-answer test), listening, and a prompt, clean exit 0 on SIGTERM or SIGINT.
+ * The whole process life: configuration (exit 1 with one line on stderr if it is bad, if
+ * the token crypto fails its known-answer test, or if the address cannot be listened on),
+ * listening, and a prompt, clean exit 0 on SIGTERM or SIGINT.
  */
 export async function run(env: Env, listen: Listen, spawnTokenWorker?: SpawnTokenWorker): Promise<void> {
   let config: Config;
@@ -154,6 +155,30 @@ export async function run(env: Env, listen: Listen, spawnTokenWorker?: SpawnToke
   // Before listening, so that a signal arriving right after start-up is never missed.
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
-  listener = await listen(server.fetch, config, logger);
+  try {
+    listener = await listen(server.fetch, config, logger);
+  } catch (error) {
+    process.stderr.write(`sse-server: cannot listen on ${config.host}:${config.port}: ${whyNotListening(error)}\n`);
+    process.exit(1);
+  }
   logger.info("listening", { port: listener.port, config: describeConfig(config) });
 }
+
+/**
+ * A listen failure in words. Bun and Node give the system's error code (`EADDRINUSE`);
+ * Deno throws `Deno.errors.AddrInUse` and friends, named after it.
+ */
+function whyNotListening(error: unknown): string {
+  const { code, name, message } = (error ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
+  const key = typeof code === "string" && code !== "" ? code : String(name);
+  return LISTEN_ERRORS.get(key) ?? (typeof message === "string" && message !== "" ? message : String(error));
+}
+
+const LISTEN_ERRORS: ReadonlyMap<string, string> = new Map([
+  ["EADDRINUSE", "address already in use"],
+  ["AddrInUse", "address already in use"],
+  ["EACCES", "permission denied"],
+  ["PermissionDenied", "permission denied"],
+  ["EADDRNOTAVAIL", "address not available"],
+  ["AddrNotAvailable", "address not available"],
+]);

@@ -10,6 +10,7 @@ import {
   startServer,
   type RunningServer,
 } from "./helpers/server.ts";
+import { spawnProcess, waitForOutput } from "./helpers/process.ts";
 import { openStream } from "./helpers/sse.ts";
 import { SECRET_HEX, submitToken, subscribeToken } from "./helpers/tokens.ts";
 
@@ -73,7 +74,7 @@ describe("sse-server CLI", () => {
   test("publish submits one event; a refused one exits 1 with the reason", async () => {
     const stream = await openStream(eventsUrl(server, subscribeToken(["cli-pub"])));
     const ok = await cli(["publish", "--topic", "cli-pub", "--event", "news", "--data", "line 1\nline 2"], url());
-    expect(ok.code).toBe(0);
+    expect(ok).toMatchObject({ code: 0, stdout: "published 1 event to topic cli-pub\n", stderr: "" });
     expect((await stream.next(1))[0]).toMatchObject({ event: "news", data: "line 1\nline 2" });
     stream.close();
     const refused = await cli(["publish", "--topic", "bad\ntopic"], url());
@@ -101,14 +102,46 @@ describe("sse-server CLI", () => {
       await postSubmit(server, submitToken([{ topic: "cli-listen", event: "e", data: "a\nb" }]));
       while (!stdout.includes("\n") && Date.now() < deadline) await Bun.sleep(20);
       expect(JSON.parse(stdout.split("\n")[0]!)).toMatchObject({ event: "e", data: "a\nb" });
+      expect(stderr).toBe("listening to cli-listen; stop with Ctrl-C\n");
     } finally {
       child.kill();
     }
   });
 
-  test("healthcheck: 0 against a live server, 1 when nothing answers", async () => {
-    expect((await cli(["healthcheck"], url())).code).toBe(0);
-    expect((await cli(["healthcheck", "--url", "http://127.0.0.1:9"])).code).toBe(1);
+  test("the Quick start as the README types it: npx sse-server keygen, listen and publish show an event", async () => {
+    const keygen = await runProcess("npx", ["sse-server", "keygen"], {}, 30_000);
+    const secret = keygen.stdout.trim();
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    const own = await startServer("bun", { env: { SSE_SECRET: secret } });
+    // PORT as the server has it: the commands then find it as they find port 8000 by default.
+    const env = { SSE_SECRET: secret, PORT: String(own.port) };
+    const listener = spawnProcess(["npx", "sse-server", "listen", "--topics", "hello"], { env });
+    try {
+      let stdout = "";
+      listener.child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
+      await waitForOutput(listener, (out) => (out.includes("listening to hello") ? true : undefined), "listener", 30_000);
+      const published = await runProcess(
+        "npx",
+        ["sse-server", "publish", "--topic", "hello", "--event", "greeting", "--data", "Hello, world"],
+        env,
+        30_000,
+      );
+      expect(published).toMatchObject({ code: 0, stdout: "published 1 event to topic hello\n" });
+      const deadline = Date.now() + 10_000;
+      while (!stdout.includes("\n") && Date.now() < deadline) await Bun.sleep(20);
+      expect(JSON.parse(stdout.split("\n")[0]!)).toMatchObject({ event: "greeting", data: "Hello, world" });
+    } finally {
+      await listener.stop();
+      await own.stop();
+    }
+  }, 90_000);
+
+  test("healthcheck: 0 and one line against a live server, 1 and the reason when nothing answers", async () => {
+    const live = await cli(["healthcheck"], url());
+    expect(live).toMatchObject({ code: 0, stdout: `live: ${server.url}/health/live answered 200\n` });
+    const dead = await cli(["healthcheck", "--url", "http://127.0.0.1:9"]);
+    expect(dead.code).toBe(1);
+    expect(dead.stderr).toMatch(/^sse-server healthcheck: http:\/\/127\.0\.0\.1:9\/health\/live: .+\n$/);
   });
 });
 
@@ -123,7 +156,7 @@ describe("single-file binary (bun run build)", () => {
       expect((await fetch(`${server.url}/events?token=forged`)).status).toBe(401);
       const stream = await openStream(eventsUrl(server, subscribeToken(["bin"])));
       const published = await cli(["publish", "--topic", "bin", "--data", "from the binary"], { SSE_URL: server.url }, [BINARY]);
-      expect(published.code).toBe(0);
+      expect(published).toMatchObject({ code: 0, stdout: "published 1 event to topic bin\n" });
       expect((await stream.next(1))[0]!.data).toBe("from the binary");
       // A long token is verified on the worker thread, which the build bundles as a second entry point.
       const data = "x".repeat(5000);

@@ -1,5 +1,8 @@
-/** The publisher library, against a live server, imported under Bun, Deno and Node. */
+/** The publisher library, against a live server, imported under Bun, Deno and Node, and as the npm package. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { SseClient, SseClientError } from "../src/client.ts";
 import { NODE, ROOT, runProcess, startServer, type RunningServer } from "./helpers/server.ts";
 import { openStream } from "./helpers/sse.ts";
@@ -89,9 +92,100 @@ describe("SseClient", () => {
       stream.close();
     });
   }
+});
 
-  test("the package exports it as sse-server/client", async () => {
-    const mod = (await import("sse-server/client")) as { SseClient: unknown };
-    expect(mod.SseClient).toBe(SseClient);
+/**
+ * What `npm pack` makes, installed into a fresh Node project the way a user would: plain
+ * `node` imports `sse-server/client` as compiled JavaScript, its `.d.ts` types check a
+ * consumer, and the `sse-server` bin runs. (npm resolves the dependencies: from its cache
+ * when it has them, else from the registry, as `npm ci` did.)
+ */
+describe("the npm package", () => {
+  let server: RunningServer;
+  let project: string;
+  let packed: { filename: string; files: { path: string }[] };
+  beforeAll(async () => {
+    server = await startServer("bun");
+    project = mkdtempSync(join(tmpdir(), "sse-server-package-"));
+    const pack = await runProcess("npm", ["pack", "--json", "--pack-destination", project], {}, 60_000);
+    expect(pack).toMatchObject({ code: 0 });
+    // Only the JSON: npm prints what prepack's build says before it.
+    [packed] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf("["))) as [typeof packed];
+    const tarball = join(project, packed.filename);
+    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+    const install = await runProcess(
+      "npm",
+      ["install", "--prefix", project, "--prefer-offline", "--no-audit", "--no-fund", tarball],
+      {},
+      110_000,
+    );
+    expect(install).toMatchObject({ code: 0 });
+  }, 180_000);
+  afterAll(async () => {
+    await server.stop();
+    rmSync(project, { recursive: true, force: true });
+  });
+
+  test("holds the bin, the sources it runs and the compiled library; no tests, benchmarks or examples", () => {
+    const paths = packed.files.map((f) => f.path);
+    expect(paths).toContain("dist/lib/client.js");
+    expect(paths).toContain("dist/lib/client.d.ts");
+    expect(paths).toContain("bin/sse-server.mjs");
+    expect(paths).toContain("src/cli.ts");
+    expect(paths.filter((p) => !/^(bin|src|dist\/lib)\/|^(package\.json|README\.md|LICENSE)$/.test(p))).toEqual([]);
+  });
+
+  test("plain node imports sse-server/client as JavaScript and publishes with it", async () => {
+    writeFileSync(
+      join(project, "publish.mjs"),
+      `import { SseClient } from "sse-server/client";
+const sse = new SseClient({ url: process.env.SSE_URL, secret: process.env.SSE_SECRET });
+await sse.publish({ topic: "packaged", event: "from-package", data: "compiled" });
+console.log(import.meta.resolve("sse-server/client"));
+`,
+    );
+    const stream = await openStream(`${server.url}/events?token=${subscribeToken(["packaged"])}`);
+    const result = await runProcess(NODE, [join(project, "publish.mjs")], { SSE_URL: server.url, SSE_SECRET: SECRET_HEX });
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(result.stdout.trim()).toEndWith("/node_modules/sse-server/dist/lib/client.js");
+    expect((await stream.next(1))[0]).toMatchObject({ event: "from-package", data: "compiled" });
+    stream.close();
+  });
+
+  test("its types check a TypeScript consumer, and catch a misuse", async () => {
+    writeFileSync(
+      join(project, "consumer.ts"),
+      `import { SseClient, SseClientError, type ClientEvent } from "sse-server/client";
+const sse: SseClient = new SseClient({ url: "http://127.0.0.1:8000", secret: "ab".repeat(32) });
+const event: ClientEvent = { topic: "a", event: "e", data: "d" };
+const sent: Promise<void> = sse.publish([event]);
+const url: string = sse.subscribeUrl(["a"], { lastEventId: "x" });
+const status: number = new SseClientError(400, "refused").status;
+// @ts-expect-error: an event needs a topic
+void sse.publish({ data: "no topic" });
+void [sent, url, status];
+`,
+    );
+    writeFileSync(
+      join(project, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", lib: ["ES2022", "DOM"], types: [], strict: true, noEmit: true },
+        files: ["consumer.ts"],
+      }),
+    );
+    const tsc = await runProcess(`${BIN}/tsc`, ["-p", join(project, "tsconfig.json")], {}, 60_000);
+    expect(tsc).toMatchObject({ code: 0, stdout: "" });
+  }, 70_000);
+
+  test("its sse-server bin runs on Node", async () => {
+    const stream = await openStream(`${server.url}/events?token=${subscribeToken(["packaged-bin"])}`);
+    const result = await runProcess(
+      join(project, "node_modules/.bin/sse-server"),
+      ["publish", "--topic", "packaged-bin", "--data", "from the bin"],
+      { SSE_URL: server.url, SSE_SECRET: SECRET_HEX },
+    );
+    expect(result).toMatchObject({ code: 0, stdout: "published 1 event to topic packaged-bin\n" });
+    expect((await stream.next(1))[0]).toMatchObject({ data: "from the bin" });
+    stream.close();
   });
 });

@@ -8,7 +8,7 @@ import type { FetchHandler, Listen } from "../server.ts";
 import { CLAIMING_SERVER, claimableStream, streamingResponse, type FrameWriter } from "../stream.ts";
 
 export const listenWithNode: Listen = (fetch, config) =>
-  new Promise((resolve) => {
+  new Promise((resolve, reject) => {
     const server = serve({ fetch: writingEventStreams(fetch), port: config.port, hostname: config.host }, (info) =>
       resolve({
         port: info.port,
@@ -19,6 +19,9 @@ export const listenWithNode: Listen = (fetch, config) =>
         },
       }),
     ) as Server;
+    // Until it listens, a failure to (address in use, no permission) is the caller's to report.
+    server.once("error", reject);
+    server.once("listening", () => server.off("error", reject));
     // A stream is one long response: no request or idle timeout may cut it.
     server.requestTimeout = 0;
     server.timeout = 0;

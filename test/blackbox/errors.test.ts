@@ -10,6 +10,7 @@ import {
   postSubmit,
   SERVERS,
   startServer,
+  waitForLog,
   type RunningServer,
 } from "../helpers/server.ts";
 import { openStream } from "../helpers/sse.ts";
@@ -157,9 +158,39 @@ for (const runtime of SERVERS) {
       stream.close();
     });
 
-    test("unknown routes: 404; wrong method: 404 or 405", async () => {
-      expect((await fetch(`${server.url}/nope`)).status).toBe(404);
-      expect([404, 405]).toContain((await fetch(`${server.url}/submit`)).status);
+    test("unknown routes: 404", async () => {
+      for (const [method, path] of [["GET", "/nope"], ["POST", "/nope"], ["GET", "/submit/x"], ["GET", "/event"]]) {
+        const res = await fetch(`${server.url}${path}`, { method });
+        expect({ method, path, status: res.status }).toEqual({ method, path, status: 404 });
+        expect(res.headers.get("allow")).toBeNull();
+        await res.text();
+      }
+    });
+
+    test("a known path with the wrong method: 405 with Allow and CORS, counted and logged", async () => {
+      const rejected405 = async () =>
+        Number(/^sse_requests_rejected_total\{status="405"\} (\d+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0);
+      const before = await rejected405();
+      const from = server.logs.length;
+      const cases: [string, string, string][] = [
+        ["GET", "/submit", "POST, OPTIONS"],
+        ["HEAD", "/submit", "POST, OPTIONS"],
+        ["PUT", "/submit", "POST, OPTIONS"],
+        ["POST", "/events", "GET, HEAD, OPTIONS"],
+        ["DELETE", "/ping", "GET, HEAD, OPTIONS"],
+        ["POST", "/metrics", "GET, HEAD, OPTIONS"],
+        ["PATCH", "/health/ready", "GET, HEAD, OPTIONS"],
+      ];
+      for (const [method, path, allow] of cases) {
+        const res = await fetch(`${server.url}${path}`, { method, headers: { Origin: "https://app.example" } });
+        const body = await res.text();
+        expect({ method, path, status: res.status, allow: res.headers.get("allow") }).toEqual({ method, path, status: 405, allow });
+        expect(res.headers.get("access-control-allow-origin")).toBe("*");
+        if (method !== "HEAD") expect(body).toBe(`method not allowed; allowed: ${allow}`);
+      }
+      expect(await rejected405()).toBe(before + cases.length);
+      const logged = await waitForLog(server, (e) => e.msg === "request rejected" && e.status === 405 && e.method === "POST", { from });
+      expect(logged).toMatchObject({ level: "info", path: expect.stringContaining("/events"), reason: expect.stringContaining("GET") });
     });
 
     test("raw msgpack that is not a token: 401 (never parsed as a payload)", async () => {

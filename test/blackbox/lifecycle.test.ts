@@ -1,6 +1,8 @@
 /** Start-up, routing, CORS, keep-alive and shutdown, on every runtime. */
 import { describe, expect, test } from "bun:test";
+import { createServer, type AddressInfo } from "node:net";
 import {
+  ALL_SERVERS,
   eventsUrl,
   expectHealthy,
   postSubmit,
@@ -54,6 +56,9 @@ for (const runtime of SERVERS) {
           expect((await stream.next(1))[0]!.data).toBe(basePath);
           stream.close();
           expect((await fetch(`${origin}/submit`, { method: "POST", body: "x" })).status).toBe(404);
+          // Under the base path a known route with the wrong method is a 405; outside it, nothing is known.
+          expect((await fetch(`${origin}/sse-server/submit`)).status).toBe(405);
+          expect((await fetch(`${origin}/events`, { method: "POST" })).status).toBe(404);
         } finally {
           await server.stop();
         }
@@ -72,7 +77,7 @@ for (const runtime of SERVERS) {
           await fetch(`${server.url}/no-such-route`, { headers: origin }), // 404
           await fetch(`${server.url}/events`, { headers: origin }), // 401
           await postSubmit(server, "bad", { headers: origin }), // 401
-          await fetch(`${server.url}/submit`, { method: "PUT", headers: origin }), // 404
+          await fetch(`${server.url}/submit`, { method: "PUT", headers: origin }), // 405
         ]) {
           expect(res.headers.get("access-control-allow-origin")).toBe("*");
           await res.text();
@@ -130,6 +135,25 @@ for (const runtime of SERVERS) {
   });
 }
 
+describe("a port already in use", () => {
+  for (const kind of ALL_SERVERS) {
+    test(`${kind}: exit 1 at once, one line on stderr naming the address`, async () => {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+      const { port } = taken.address() as AddressInfo;
+      try {
+        const env = { SSE_SECRET: SECRET_HEX, HOST: "127.0.0.1", PORT: String(port), ...SERVER_KINDS[kind].env };
+        const { code, stdout, stderr } = await runToExit(SERVER_KINDS[kind].runtime, env);
+        expect(code).toBe(1);
+        expect(stderr).toBe(`sse-server: cannot listen on 127.0.0.1:${port}: address already in use\n`);
+        expect(stdout).not.toContain("listening");
+      } finally {
+        taken.close();
+      }
+    });
+  }
+});
+
 describe("idle streams are never cut by the runtime itself", () => {
   // Bun.serve closes connections silent for 10 s by default; Node and Deno have their own
   // timeouts. With heartbeats far apart, a stream idles past them and still delivers.
@@ -168,8 +192,9 @@ describe("the documented start commands", () => {
   // would not pass a signal on): each serves, then shuts down in order.
   const commands: [string, Runtime, string[]][] = [
     ["npm run server", "bun", ["npm", "run", "server"]],
+    ["npx bun run server", "bun", ["npx", "bun", "run", "server"]],
     ["npm start", "node", ["npm", "start"]],
-    ["deno task start", "deno", [`${ROOT}node_modules/.bin/deno`, "task", "start"]],
+    ["npx deno task start", "deno", ["npx", "deno", "task", "start"]],
   ];
   for (const [name, runtime, command] of commands) {
     test(`${name} serves, and stops in order on SIGTERM`, async () => {

@@ -1,6 +1,6 @@
 /**
- * The three runtimes and the commands that serve with each: the same as `bun run
- * server`, `deno task start` and `npm start`. Shared by the tests and the benchmarks, so
+ * The three runtimes and the commands that serve with each: the same as `npm run
+ * server`, `npx deno task start` and `npm start`. Shared by the tests and the benchmarks, so
  * both always run what a user runs. No heavy imports: the benchmark driver loads it too.
  */
 import { fileURLToPath } from "node:url";

@@ -8,7 +8,7 @@
  *   inside the first one (a body, a header, a chunk). A correct server either reads it
  *   that way too, or refuses the request and closes; it never answers the hidden request.
  * - `after-error`: the first request is malformed and the hidden one is pipelined after
- *   it. If the server refuses the first (anything but the app's own 200/404), it must
+ *   it. If the server refuses the first (anything but the app's own 200/404/405), it must
  *   close without answering the hidden one. A server may accept a harmless oddity (then
  *   the hidden request is ordinary pipelining and may be answered).
  * - `pipelined`: the first request is framed beyond doubt (no body; only its target, Host
@@ -54,8 +54,11 @@ export type HostileClass = (typeof HOSTILE_CLASSES)[number];
 export const HIDDEN = "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n";
 /** Found in the hidden request's answer, and in no other answer the server gives. */
 export const HIDDEN_ANSWER_MARK = "# HELP";
-/** What the app itself answers the cases' first requests (`GET /ping`, `POST /ping`). */
-export const APP_STATUSES: readonly number[] = [200, 404];
+/**
+ * What the app itself answers the cases' first requests: `GET /ping` 200, `POST /ping`
+ * 405 (a known path, another method), an unknown target 404.
+ */
+export const APP_STATUSES: readonly number[] = [200, 404, 405];
 
 const cases: HostileCase[] = [];
 const add = (kind: HostileClass, expect: Expectation, id: string, bytes: string, extra: Partial<HostileCase> = {}) =>
