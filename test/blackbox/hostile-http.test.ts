@@ -1,22 +1,28 @@
 /**
  * Hostile HTTP/1.1 requests (test/http/hostile-corpus.ts) against each runtime's real
- * server, over raw sockets: no hidden request is ever answered, the server keeps
- * serving, and one request's huge head never holds up another client. What each runtime
- * answered is printed, not asserted: runtimes differ on harmless oddities.
+ * server, over raw sockets: no hidden request is ever answered where it is hidden, the
+ * server keeps serving, and one request's huge head never holds up another client. What each runtime answered is summed up, not asserted:
+ * runtimes differ on harmless oddities.
+ *
+ * A marker request follows each case: HTTP/1.1 answers come in order, so any answer to the
+ * hidden request comes before the marker's, and a case ends when the marker's answer comes
+ * or the server closes. Only a case whose body swallows the rest (a huge length the server
+ * waits for) ends by going quiet; those are listed.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
 import {
   APP_STATUSES,
   HIDDEN_ANSWER_MARK,
+  HIDDEN_GET,
   HOSTILE_CLASSES,
-  HOSTILE_CORPUS,
+  hostileCorpus,
   type HostileCase,
 } from "../http/hostile-corpus.ts";
 import { exchangeRaw, statusCodes, type RawExchange } from "../helpers/raw-http.ts";
 import { ALL_SERVERS, startServer, type RunningServer, type ServerKind } from "../helpers/server.ts";
 
-/** Cases in flight at once: enough to keep the quiet waits short overall, few enough for 2 cores. */
+/** Cases in flight at once: enough to keep the waits short overall, few enough for 2 cores. */
 const PARALLEL = 6;
 
 async function mapParallel<T, R>(items: readonly T[], limit: number, each: (item: T) => Promise<R>): Promise<R[]> {
@@ -31,6 +37,16 @@ async function mapParallel<T, R>(items: readonly T[], limit: number, each: (item
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+const HOSTILE_CORPUS = hostileCorpus(HIDDEN_GET);
+
+/** Sent after each case; `live` starts no other answer's body (`pong`, `not found`, `# HELP`, errors). */
+const MARKER = "GET /health/live HTTP/1.1\r\nHost: h\r\n\r\n";
+const markerAnswered = (received: string) => received.includes("\r\n\r\nlive");
+
+/** One case sent, marker after it: ends at the marker's answer or the server's close; quiet only as the fallback. */
+const exchangeCase = (server: RunningServer, hostile: HostileCase) =>
+  exchangeRaw(server.port, hostile.bytes + MARKER, { done: markerAnswered, quietMs: 2000, maxMs: 10_000 });
 
 /**
  * Where a runtime's own HTTP server is known to break the rule, by case id. Deno.serve
@@ -48,25 +64,86 @@ const KNOWN_RUNTIME_FLAWS: Partial<Record<ServerKind, readonly string[]>> = {
   ],
 };
 
-/** Why the answer to `hostile` breaks the rule of its kind, or undefined if it keeps it. */
-function violation(hostile: HostileCase, exchange: RawExchange): string | undefined {
+const finalStatuses = (received: string) => statusCodes(received).filter((status) => status >= 200);
+
+/**
+ * A `smuggle` case gets one final answer for its first request, and one for the marker if
+ * that came: more is a partial desync (some of the hidden bytes read as a request). One
+ * more is explained: a server may answer `POST /ping` before reading its body (the app
+ * never reads it; Bun does so), then refuse that body's framing, and close.
+ */
+function extraAnswers(hostile: HostileCase, exchange: RawExchange): string | undefined {
+  if (hostile.expect !== "smuggle") return undefined;
+  const finals = finalStatuses(exchange.received);
+  const marker = markerAnswered(exchange.received);
+  const bodyRefused =
+    !marker && exchange.end === "closed" && finals.length === 2 && APP_STATUSES.includes(finals[0]!) && finals[1]! >= 400;
+  const explained = 1 + (marker || bodyRefused ? 1 : 0);
+  return finals.length > explained ? `${finals.length} answers [${finals.join(", ")}] where ${explained} can be explained` : undefined;
+}
+
+/** Why the answer to `hostile` (hidden `GET /metrics`) breaks the rule of its kind, or undefined if it keeps it. */
+function answerViolation(hostile: HostileCase, exchange: RawExchange): string | undefined {
   if (hostile.notServedAsGet && exchange.received.includes("pong")) return "served as GET";
   const at = exchange.received.indexOf(HIDDEN_ANSWER_MARK);
-  if (at === -1) return undefined;
+  if (at === -1) return extraAnswers(hostile, exchange);
   if (hostile.expect === "smuggle") return "the hidden request was answered";
   // Otherwise answered only as ordinary pipelining: second, after one answer to the first
   // request, and (after-error) an answer the app itself gave, not a refusal.
   // The last status before the mark is the hidden request's own answer.
-  const before = statusCodes(exchange.received.slice(0, at))
-    .filter((status) => status >= 200)
-    .slice(0, -1);
+  const before = finalStatuses(exchange.received.slice(0, at)).slice(0, -1);
   const refused = hostile.expect === "after-error" && before.some((status) => !APP_STATUSES.includes(status));
   if (before.length !== 1 || refused) return `the hidden request was answered after [${before.join(", ")}]`;
   return undefined;
 }
 
 const outcome = (exchange: RawExchange): string =>
-  `${statusCodes(exchange.received).join(",") || "-"}${exchange.closedByServer ? " close" : ""}`;
+  `${statusCodes(exchange.received).join(",") || "-"} ${exchange.end === "done" ? "marker" : exchange.end}`;
+
+/** Refused (with an error or none) and closed, or every request up to the marker answered by the app: the two plain outcomes. */
+function plainOutcome(exchange: RawExchange): string | undefined {
+  const finals = finalStatuses(exchange.received);
+  if (exchange.end === "closed" && finals.every((status) => status >= 400)) return "refused+closed";
+  if (exchange.end === "done" && finals.every((status) => APP_STATUSES.includes(status))) return "answered normally";
+  return undefined;
+}
+
+/** One line of counts per class, then each case whose outcome is neither plain one. */
+function summary(label: string, results: readonly { hostile: HostileCase; exchange: RawExchange }[], note = ""): string {
+  const counts = new Map<string, number>();
+  const ends = new Map<string, number>();
+  const odd: string[] = [];
+  for (const { hostile, exchange } of results) {
+    const plain = plainOutcome(exchange);
+    counts.set(plain ?? "other", (counts.get(plain ?? "other") ?? 0) + 1);
+    ends.set(exchange.end, (ends.get(exchange.end) ?? 0) + 1);
+    if (!plain) odd.push(`  ${outcome(exchange).padEnd(22)} ${hostile.id}`);
+  }
+  const list = (m: Map<string, number>) => [...m].map(([k, v]) => `${k} ${v}`).join(", ");
+  return [`${label} (${results.length}): ${list(counts)}; ended by ${list(ends)}${note}`, ...odd].join("\n");
+}
+
+interface CaseResult {
+  readonly hostile: HostileCase;
+  readonly exchange: RawExchange;
+  /** `/ping` on a fresh connection once the case ended. */
+  readonly pingAfter: string;
+}
+
+/** Each broken rule: a violation outside the known flaws, a known flaw gone, a server that stopped serving. */
+function breaches(kind: ServerKind, results: readonly CaseResult[], violation: (result: CaseResult) => string | undefined): string[] {
+  const known = KNOWN_RUNTIME_FLAWS[kind] ?? [];
+  return results.flatMap((result) => {
+    const { hostile, exchange, pingAfter } = result;
+    const wrong = violation(result);
+    const isKnown = known.includes(hostile.id);
+    return [
+      ...(isKnown && !wrong ? [`${hostile.id}: a known flaw of ${kind} is gone; drop it from KNOWN_RUNTIME_FLAWS`] : []),
+      ...(wrong && !isKnown ? [`${hostile.id}: ${wrong}; received ${JSON.stringify(exchange.received.slice(0, 600))}`] : []),
+      ...(pingAfter === "200 pong" ? [] : [`${hostile.id}: /ping afterwards gave ${pingAfter}`]),
+    ];
+  });
+}
 
 async function ping(server: RunningServer): Promise<string> {
   try {
@@ -91,7 +168,7 @@ function sendAndTime(port: number, bytes: string): { written: Promise<void>; set
   socket.on("error", () => wroteAll());
   const settled = new Promise<{ ms: number; outcome: string }>((resolve) => {
     const done = (closed: boolean) => {
-      resolve({ ms: performance.now() - started, outcome: outcome({ received, closedByServer: closed }) });
+      resolve({ ms: performance.now() - started, outcome: `${statusCodes(received).join(",") || "-"}${closed ? " close" : ""}` });
       socket.destroy();
     };
     socket.on("data", (chunk: Buffer) => {
@@ -104,42 +181,35 @@ function sendAndTime(port: number, bytes: string): { written: Promise<void>; set
   return { written, settled };
 }
 
+test("statusCodes reads every status line, with a reason phrase or without", () => {
+  expect(statusCodes("HTTP/1.1 400\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\n\r\nHTTP/1.0 404 \r\n\r\n")).toEqual([400, 200, 404]);
+});
+
 for (const kind of ALL_SERVERS) {
   describe(`${kind}: hostile HTTP/1.1 requests`, () => {
     let server: RunningServer;
     beforeAll(async () => void (server = await startServer(kind, { env: { SSE_HEARTBEAT: "3600" } })));
     afterAll(() => server.stop());
 
-    test("the corpus has every class, 150 cases or more, each id once; known flaws name real cases", () => {
+    test("the corpus has every class, 150 cases or more, each id once, each hidden request once; known flaws name real cases", () => {
       for (const id of KNOWN_RUNTIME_FLAWS[kind] ?? []) expect(HOSTILE_CORPUS.map((c) => c.id)).toContain(id);
       expect(HOSTILE_CORPUS.length).toBeGreaterThanOrEqual(150);
       expect(new Set(HOSTILE_CORPUS.map((c) => c.id)).size).toBe(HOSTILE_CORPUS.length);
       expect(new Set(HOSTILE_CORPUS.map((c) => c.kind))).toEqual(new Set(HOSTILE_CLASSES));
+      // Each case carries its hidden request once, whichever it is.
+      expect(HOSTILE_CORPUS.filter((c) => c.bytes.split(HIDDEN_GET).length !== 2).map((c) => c.id)).toEqual([]);
     });
 
     for (const hostileClass of HOSTILE_CLASSES) {
       const cases = HOSTILE_CORPUS.filter((c) => c.kind === hostileClass);
       test(`${hostileClass} (${cases.length}): no hidden request answered, and the server keeps serving`, async () => {
         const results = await mapParallel(cases, PARALLEL, async (hostile) => {
-          const exchange = await exchangeRaw(server.port, hostile.bytes);
+          const exchange = await exchangeCase(server, hostile);
           return { hostile, exchange, pingAfter: await ping(server) };
         });
-        // What this runtime answered each case: a record, not an assertion.
-        console.log(
-          `${kind} / ${hostileClass}:\n${results.map((r) => `  ${outcome(r.exchange).padEnd(14)} ${r.hostile.id}`).join("\n")}`,
-        );
-        const known = KNOWN_RUNTIME_FLAWS[kind] ?? [];
-        const broken = results.flatMap(({ hostile, exchange, pingAfter }) => {
-          const wrong = violation(hostile, exchange);
-          if (known.includes(hostile.id) && !wrong) return [`${hostile.id}: a known flaw of ${kind} is gone; drop it from KNOWN_RUNTIME_FLAWS`];
-          return [
-            ...(wrong && !known.includes(hostile.id)
-              ? [`${hostile.id}: ${wrong}; received ${JSON.stringify(exchange.received.slice(0, 600))}`]
-              : []),
-            ...(pingAfter === "200 pong" ? [] : [`${hostile.id}: /ping afterwards gave ${pingAfter}`]),
-          ];
-        });
-        expect(broken).toEqual([]);
+        // What this runtime answered: a record, not an assertion.
+        console.log(summary(`${kind} / ${hostileClass}`, results));
+        expect(breaches(kind, results, (r) => answerViolation(r.hostile, r.exchange))).toEqual([]);
       }, 120_000);
     }
 
