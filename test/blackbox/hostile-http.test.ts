@@ -261,6 +261,10 @@ for (const kind of ALL_SERVERS) {
           if (event!.data === "all cases sent") break;
           ran.add(event!.data);
         }
+        // A hidden request still being handled when its connection closed could publish
+        // later: a short grace collects it too.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        for (const event of stream.pending) ran.add(event.data);
         expect([...ran].filter((id) => !CANARY_CORPUS.some((c) => c.id === id))).toEqual([]);
         // Which hidden requests ran: counted by expectation, named unless merely pipelined.
         const ranCases = results.filter((r) => ran.has(r.hostile.id)).map((r) => r.hostile);
