@@ -144,7 +144,8 @@ function summary(label: string, results: readonly { hostile: HostileCase; exchan
   for (const { hostile, exchange } of results) {
     const plain = plainOutcome(exchange);
     counts.set(plain ?? "other", (counts.get(plain ?? "other") ?? 0) + 1);
-    ends.set(exchange.end, (ends.get(exchange.end) ?? 0) + 1);
+    const end = exchange.end === "done" ? "marker" : exchange.end;
+    ends.set(end, (ends.get(end) ?? 0) + 1);
     if (!plain) odd.push(`  ${outcome(exchange).padEnd(22)} ${hostile.id}`);
   }
   const list = (m: Map<string, number>) => [...m].map(([k, v]) => `${k} ${v}`).join(", ");
@@ -228,6 +229,11 @@ for (const kind of ALL_SERVERS) {
       expect(HOSTILE_CORPUS.filter((c) => c.bytes.split(HIDDEN_GET).length !== 2).map((c) => c.id)).toEqual([]);
       expect(CANARY_CORPUS.map((c) => c.id)).toEqual(HOSTILE_CORPUS.map((c) => c.id));
       expect(CANARY_CORPUS.filter((c) => c.bytes.split(CANARY_REQUESTS.get(c.id)!).length !== 2).map((c) => c.id)).toEqual([]);
+    });
+
+    test("the marker's answer is told apart and ends a case", async () => {
+      const plain = await exchangeRaw(server.port, `GET /ping HTTP/1.1\r\nHost: h\r\n\r\n${MARKER}`, { done: markerAnswered });
+      expect({ end: plain.end, statuses: statusCodes(plain.received) }).toEqual({ end: "done", statuses: [200, 200] });
     });
 
     for (const hostileClass of HOSTILE_CLASSES) {
