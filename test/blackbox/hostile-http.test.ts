@@ -128,15 +128,21 @@ function executionViolation(hostile: HostileCase, exchange: RawExchange, ran: bo
 const outcome = (exchange: RawExchange): string =>
   `${statusCodes(exchange.received).join(",") || "-"} ${exchange.end === "done" ? "marker" : exchange.end}`;
 
-/** Refused (with an error or none) and closed, or every request up to the marker answered by the app: the two plain outcomes. */
+/**
+ * The plain outcomes: refused (with an error or none) and closed; every request up to the
+ * marker answered by the app; or the first answered by the app (before its body was read),
+ * then refused and closed.
+ */
 function plainOutcome(exchange: RawExchange): string | undefined {
   const finals = finalStatuses(exchange.received);
-  if (exchange.end === "closed" && finals.every((status) => status >= 400)) return "refused+closed";
-  if (exchange.end === "done" && finals.every((status) => APP_STATUSES.includes(status))) return "answered normally";
+  const byApp = (status: number) => APP_STATUSES.includes(status);
+  if (exchange.end === "closed" && !finals.some(byApp)) return "refused+closed";
+  if (exchange.end === "done" && finals.every(byApp)) return "answered normally";
+  if (exchange.end === "closed" && finals.length === 2 && byApp(finals[0]!) && !byApp(finals[1]!)) return "answered, then refused+closed";
   return undefined;
 }
 
-/** One line of counts per class, then each case whose outcome is neither plain one. */
+/** One line of counts per class, then each case whose outcome is none of the plain ones. */
 function summary(label: string, results: readonly { hostile: HostileCase; exchange: RawExchange }[]): string {
   const counts = new Map<string, number>();
   const ends = new Map<string, number>();
