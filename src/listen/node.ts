@@ -37,24 +37,37 @@ export const listenWithNode: Listen = (fetch, config) =>
 const writingEventStreams =
   (fetch: FetchHandler) =>
   (request: Request, env: HttpBindings | Http2Bindings): Response | Promise<Response> => {
-    closeAfterFaultyFraming(env);
+    const refused = refuseFaultyFraming(env);
+    if (refused) return refused;
     // The app never reads node-server's bindings; it is told instead that streams are claimed.
     const response = fetch(request, CLAIMING_SERVER);
     // A Response given synchronously stays so: node-server writes those on a faster path.
     return response instanceof Promise ? response.then((r) => takeOver(r, env)) : takeOver(response, env);
   };
 
+/** Sockets that carried a request with faulty framing: nothing after it on them is a request. */
+const desynced = new WeakSet<Socket>();
+
 /**
  * An HTTP/1.0 request with Transfer-Encoding has faulty framing: RFC 9112 (6.1) says the
- * server MUST close the connection after answering it. node:http (v20) keeps it open when
- * the response has a Content-Length, so bytes after the body would be read as a request
- * of their own: one a front proxy may have taken for part of this one.
+ * server MUST close the connection after answering it, for the bytes after its body may
+ * be what a front proxy took for part of it. node:http (v20) would keep the connection
+ * open, and llhttp parses every request already in the buffer: the ones after it reach
+ * 'request' before this answer is written. So it is refused (400, close) and its socket
+ * marked; each later request on that socket is refused too, without reaching the app.
+ * A request's 'request' event comes synchronously as llhttp parses it, so the faulty one
+ * always comes first.
  */
-function closeAfterFaultyFraming(env: HttpBindings | Http2Bindings): void {
+function refuseFaultyFraming(env: HttpBindings | Http2Bindings): Response | undefined {
   const { incoming, outgoing } = env;
-  if (incoming instanceof IncomingMessage && incoming.httpVersion === "1.0" && incoming.headers["transfer-encoding"] !== undefined) {
-    if (outgoing instanceof ServerResponse) outgoing.shouldKeepAlive = false;
-  }
+  if (!(incoming instanceof IncomingMessage) || !(outgoing instanceof ServerResponse)) return undefined;
+  const socket = incoming.socket;
+  const faulty = incoming.httpVersion === "1.0" && incoming.headers["transfer-encoding"] !== undefined;
+  if (faulty) desynced.add(socket);
+  else if (!desynced.has(socket)) return undefined;
+  outgoing.shouldKeepAlive = false;
+  const reason = faulty ? "Transfer-Encoding in an HTTP/1.0 request" : "a request with faulty framing came before";
+  return new Response(`bad request: ${reason}`, { status: 400, headers: { connection: "close" } });
 }
 
 /** Writes `response` here if it is an event stream (then node-server is told it was sent). */

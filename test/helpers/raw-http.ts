@@ -40,48 +40,64 @@ export async function connectRaw(port: number): Promise<RawSocket> {
   };
 }
 
-/** The status codes of the responses in `received`, in order (100 Continue included). */
+/**
+ * The status codes of the responses in `received`, in order (100 Continue included). The
+ * reason phrase may be empty (RFC 9112 4): the code is followed by a space or the line's end.
+ */
 export const statusCodes = (received: string): number[] =>
-  [...received.matchAll(/HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
+  [...received.matchAll(/HTTP\/1\.[01] (\d{3})[ \r]/g)].map((m) => Number(m[1]));
+
+/** How an exchange ended: the server closed, `done` held, it went quiet, or time ran out. */
+export type ExchangeEnd = "closed" | "done" | "quiet" | "deadline";
 
 export interface RawExchange {
   /** Everything the server sent, as latin1. */
   readonly received: string;
-  /** The server closed (or reset) the connection; otherwise it went quiet and the client gave up. */
+  /** The server closed (or reset) the connection; otherwise the client gave up. */
   readonly closedByServer: boolean;
+  readonly end: ExchangeEnd;
+}
+
+export interface ExchangeOptions {
+  /** Ends the exchange as soon as it holds for what was received (e.g. a last request's answer came). */
+  readonly done?: (received: string) => boolean;
+  /** Ends it after this long without a byte from the server (it waits for more, or said all it will). */
+  readonly quietMs?: number;
+  readonly maxMs?: number;
 }
 
 /**
  * Sends `bytes` (latin1) on a fresh connection and collects the answer until the server
- * closes, or has sent nothing for `quietMs` (it waits for more, or has said all it will),
- * or `maxMs` have passed. For requests that may get any answer, or none.
+ * closes, `done` holds, the server has sent nothing for `quietMs`, or `maxMs` have passed.
+ * For requests that may get any answer, or none.
  */
-export function exchangeRaw(port: number, bytes: string, { quietMs = 500, maxMs = 3000 } = {}): Promise<RawExchange> {
+export function exchangeRaw(port: number, bytes: string, { done, quietMs = 500, maxMs = 3000 }: ExchangeOptions = {}): Promise<RawExchange> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: "127.0.0.1", port });
     let received = "";
     let quiet: ReturnType<typeof setTimeout> | undefined;
-    const finish = (closedByServer: boolean) => {
+    const finish = (end: ExchangeEnd) => {
       clearTimeout(quiet);
       clearTimeout(deadline);
       socket.destroy();
-      resolve({ received, closedByServer });
+      resolve({ received, closedByServer: end === "closed", end });
     };
     const rearm = () => {
       clearTimeout(quiet);
-      quiet = setTimeout(() => finish(false), quietMs);
+      quiet = setTimeout(() => finish("quiet"), quietMs);
     };
-    const deadline = setTimeout(() => finish(false), maxMs);
+    const deadline = setTimeout(() => finish("deadline"), maxMs);
     socket.once("connect", () => {
       socket.write(Buffer.from(bytes, "latin1"));
       rearm();
     });
     socket.on("data", (chunk: Buffer) => {
       received += chunk.toString("latin1");
-      rearm();
+      if (done?.(received)) finish("done");
+      else rearm();
     });
     // A reset after the server's answer (it closed with our bytes unread) is a close too.
     socket.on("error", () => {});
-    socket.once("close", () => finish(true));
+    socket.once("close", () => finish("closed"));
   });
 }
