@@ -6,16 +6,18 @@
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import type { Config } from "./config.ts";
+import { ExpiryWatch } from "./expiry.ts";
 import type { Hub, Subscriber } from "./hub.ts";
 import { redactUrl, type Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
 import { BodyTooLarge, BodyUnreadable, readBodyText } from "./read-body.ts";
 import { startFromShared, startStream, type StreamStart } from "./resume.ts";
+import { encodeEvent } from "./sse.ts";
 import { StartingSubscriber } from "./starting.ts";
 import { RetryFrames } from "./retry.ts";
 import { eventStreamResponse, SubscriberStream, type EndReason } from "./stream.ts";
-import { TokenError } from "./token/branca.ts";
+import { TokenError, type OpenedToken } from "./token/branca.ts";
 import { VerifierBusy, type TokenVerifier } from "./token/offload.ts";
 import { TransportUnavailable, type SharedHistory, type Transport } from "./transport/transport.ts";
 
@@ -41,6 +43,10 @@ const STREAM_HEADERS = {
   [ALLOW_ANY_ORIGIN]: "*",
 } as const;
 
+/** The last event of a stream whose token ran out (SSE_CLOSE_ON_EXPIRY): the client should get a fresh one. */
+const EXPIRED_FRAME = encodeEvent("expired", "token expired");
+const NOTHING = () => {};
+
 /** Too many open streams: the client should come back later (or elsewhere). */
 class ServerFull extends Error {}
 
@@ -63,13 +69,14 @@ export function createApp(deps: AppDeps): Hono {
   const { config, hub, transport, tokens, logger, metrics } = deps;
   const app = config.basePath ? new Hono().basePath(config.basePath) : new Hono();
   const retry = new RetryFrames(config.retryMinMs, config.retryMaxMs);
+  const expiry = config.closeOnExpiry ? new ExpiryWatch() : undefined;
 
   /**
    * Verifies and decrypts a token; any problem is a TokenError (→ 401). Synchronous for
    * every token a backend normally mints; a long one is verified off the event loop (a
    * Promise), or refused with VerifierBusy (→ 503) while that queue is full.
    */
-  const openToken = (token: string | undefined): Uint8Array | Promise<Uint8Array> => {
+  const openToken = (token: string | undefined): OpenedToken | Promise<OpenedToken> => {
     if (!token) throw new TokenError("missing", "token is missing");
     if (token.length > config.maxBodyBytes) throw new TokenError("malformed", "token is too long");
     return tokens.open(token);
@@ -94,14 +101,14 @@ export function createApp(deps: AppDeps): Hono {
 
   function openEvents(c: Context): Response | Promise<Response> {
     admitStream();
-    const payload = openToken(c.req.query("token"));
-    if (!(payload instanceof Promise)) return openEventsFor(c, payload);
+    const opened = openToken(c.req.query("token"));
+    if (!(opened instanceof Promise)) return openEventsFor(c, opened);
     // Verified on the worker: the server may have filled up or lost Redis meanwhile, and
     // the client may have left (then no stream is opened for nobody).
-    return payload.then((p) => {
+    return opened.then((token) => {
       if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
       admitStream();
-      return openEventsFor(c, p);
+      return openEventsFor(c, token);
     });
   }
 
@@ -111,15 +118,18 @@ export function createApp(deps: AppDeps): Hono {
     if (!transport.ready) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
   }
 
-  function openEventsFor(c: Context, payload: Uint8Array): Response | Promise<Response> {
-    const { topics } = parseSubscribe(payload, config);
+  function openEventsFor(c: Context, token: OpenedToken): Response | Promise<Response> {
+    const { topics } = parseSubscribe(token.payload, config);
     // Hono answers HEAD through this GET route and drops the body unread: open no stream.
     if (c.req.method === "HEAD") return new Response(null, { headers: STREAM_HEADERS });
     // A reconnecting EventSource sends the header; it is newer than any id in the URL.
     const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId") || undefined;
     const shared = transport.sharedHistory;
+    const expires = token.timestamp + config.tokenTtlSeconds; // the token's last valid second
     // A server that claims streams says so in `env`: its Responses need no body.
-    return shared ? openSharedStream(shared, topics, lastEventId, c.env) : openStream(topics, lastEventId, c.env);
+    return shared
+      ? openSharedStream(shared, topics, lastEventId, c.env, expires)
+      : openStream(topics, lastEventId, c.env, expires);
   }
 
   // CORS on every request but `GET events`: a request that matches one handler only is
@@ -139,9 +149,15 @@ export function createApp(deps: AppDeps): Hono {
   );
 
   /** A stream resumed from this process's history: replay and subscription in one synchronous step. */
-  function openStream(topics: readonly string[], lastEventId: string | undefined, env: unknown): Response {
+  function openStream(topics: readonly string[], lastEventId: string | undefined, env: unknown, expires: number): Response {
     const start = startStream(hub.history, topics, lastEventId);
-    const stream: SubscriberStream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => stream, topics));
+    let unwatch = NOTHING;
+    const stream: SubscriberStream = new SubscriberStream(
+      start.opening,
+      config.maxBufferedEvents,
+      onStreamEnd(() => stream, topics, () => unwatch()),
+    );
+    unwatch = endAtExpiry(stream, expires);
     sendRetry(stream);
     // Replay and subscription happen in one synchronous step: no event can fall between.
     stream.replay(start.backlog);
@@ -159,6 +175,7 @@ export function createApp(deps: AppDeps): Hono {
     topics: readonly string[],
     lastEventId: string | undefined,
     env: unknown,
+    expires: number,
   ): Promise<Response> {
     const starting = new StartingSubscriber(config.maxBufferedEvents);
     hub.subscribe(starting, topics);
@@ -173,7 +190,9 @@ export function createApp(deps: AppDeps): Hono {
       hub.unsubscribe(starting, topics);
       throw error;
     }
-    const stream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => starting, topics));
+    let unwatch = NOTHING;
+    const stream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => starting, topics, () => unwatch()));
+    unwatch = endAtExpiry(stream, expires);
     sendRetry(stream);
     stream.replay(start.backlog);
     starting.attach(stream, after);
@@ -187,10 +206,24 @@ export function createApp(deps: AppDeps): Hono {
     hub.bytesWritten += frame.length;
   }
 
-  /** What a stream's end does: leave the hub (as `subscriber`, how the hub knows it), count, log. */
-  function onStreamEnd(subscriber: () => Subscriber, topics: readonly string[]): (reason: EndReason) => void {
+  /**
+   * With SSE_CLOSE_ON_EXPIRY, ends `stream` with an `expired` event once its token has run
+   * out; returns what stops that (for a stream that ends first).
+   */
+  function endAtExpiry(stream: SubscriberStream, lastValidSecond: number): () => void {
+    if (!expiry) return NOTHING;
+    const expire = () => {
+      stream.push(EXPIRED_FRAME);
+      stream.end();
+    };
+    return expiry.watch({ expire }, lastValidSecond);
+  }
+
+  /** What a stream's end does: leave the hub (as `subscriber`, how the hub knows it), stop watching its expiry, count, log. */
+  function onStreamEnd(subscriber: () => Subscriber, topics: readonly string[], unwatch: () => void): (reason: EndReason) => void {
     return (reason: EndReason) => {
       hub.unsubscribe(subscriber(), topics);
+      unwatch();
       if (reason === "slow") {
         metrics.slowConsumers.inc();
         logger.warn("slow subscriber disconnected", { topics: topics.length });
@@ -213,7 +246,7 @@ export function createApp(deps: AppDeps): Hono {
   app.post("/submit", async (c) => {
     const started = performance.now();
     const body = await readBodyText(c.req.raw, config.maxBodyBytes);
-    const { events } = parseSubmit(await openToken(body.trim()), config);
+    const { events } = parseSubmit((await openToken(body.trim())).payload, config);
     await transport.publish(events);
     metrics.submissions.inc();
     metrics.eventsSubmitted.inc(events.length);

@@ -11,6 +11,8 @@ export interface Config {
   /** Normalised route prefix without trailing slash: "" for the root, else like "/sse-server". */
   readonly basePath: string;
   readonly tokenTtlSeconds: number;
+  /** End each stream (after an `expired` event) when its token expires. */
+  readonly closeOnExpiry: boolean;
   readonly heartbeatSeconds: number;
   readonly maxBodyBytes: number;
   readonly maxTopicsPerToken: number;
@@ -52,6 +54,13 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** true/false, 1/0 or yes/no; false when unset. */
+const flag = () =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+    .transform((v) => v === "true" || v === "1" || v === "yes")
+    .default(false);
+
 const int = (min: number, max: number, fallback: number) =>
   z
     .string()
@@ -74,6 +83,7 @@ const schema = z.object({
     .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, "must be a URL path starting with /")
     .default("/"),
   SSE_TOKEN_TTL: int(1, 10 * 365 * 86400, 86400),
+  SSE_CLOSE_ON_EXPIRY: flag(),
   SSE_HEARTBEAT: int(1, 3600, 15),
   // A failing token of this size costs ~5 ms of CPU to reject on Bun (base62 decoding grows
   // faster than the length; BENCHMARKS.md, "Unauthenticated input").
@@ -105,10 +115,7 @@ const schema = z.object({
     .trim()
     .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
     .optional(),
-  REDIS_CLUSTER: z
-    .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
-    .transform((v) => v === "true" || v === "1" || v === "yes")
-    .default(false),
+  REDIS_CLUSTER: flag(),
   REDIS_CHANNEL_PREFIX: z.string().default("sse:"),
 });
 
@@ -131,6 +138,7 @@ export function loadConfig(env: Env): Config {
     host: v.HOST,
     basePath: normaliseBasePath(v.BASE_PATH),
     tokenTtlSeconds: v.SSE_TOKEN_TTL,
+    closeOnExpiry: v.SSE_CLOSE_ON_EXPIRY,
     heartbeatSeconds: v.SSE_HEARTBEAT,
     maxBodyBytes: v.SSE_MAX_BODY_BYTES,
     maxTopicsPerToken: v.SSE_MAX_TOPICS,

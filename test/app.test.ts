@@ -124,7 +124,7 @@ describe("app, the token worker", () => {
       const request = new Request(`http://127.0.0.1/events?token=${subscribeToken(longTopics)}`, { signal: leaving.signal });
       const answer = sse.fetch(request) as Promise<Response>;
       leaving.abort();
-      worker.answer({ id: worker.jobs[0]!.id, ok: true, payload: encode({ topics: longTopics }) });
+      worker.answer({ id: worker.jobs[0]!.id, ok: true, payload: encode({ topics: longTopics }), timestamp: Math.floor(Date.now() / 1000) });
       expect((await answer).status).toBe(499);
       expect(sse.hub.subscriberCount).toBe(0);
     } finally {

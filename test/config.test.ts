@@ -47,6 +47,12 @@ describe("loadConfig", () => {
     }
   });
 
+  test("SSE_CLOSE_ON_EXPIRY: off by default; true/1/yes turn it on", () => {
+    expect(loadConfig({ SSE_SECRET: SECRET }).closeOnExpiry).toBe(false);
+    for (const on of ["true", "1", "yes"]) expect(loadConfig({ SSE_SECRET: SECRET, SSE_CLOSE_ON_EXPIRY: on }).closeOnExpiry).toBe(true);
+    expect(() => loadConfig({ SSE_SECRET: SECRET, SSE_CLOSE_ON_EXPIRY: "maybe" })).toThrow("SSE_CLOSE_ON_EXPIRY must be true or false");
+  });
+
   test("SSE_RETRY_MIN_MS..SSE_RETRY_MAX_MS: 1-8 s by default; a range upside down fails start-up", () => {
     expect(loadConfig({ SSE_SECRET: SECRET })).toMatchObject({ retryMinMs: 1000, retryMaxMs: 8000 });
     expect(loadConfig({ SSE_SECRET: SECRET, SSE_RETRY_MIN_MS: "0", SSE_RETRY_MAX_MS: "0" })).toMatchObject({ retryMinMs: 0, retryMaxMs: 0 });

@@ -30,8 +30,17 @@ export interface BrancaOptions {
   now?: number;
 }
 
+/** A verified token: its payload, and the timestamp it was minted with (now authenticated). */
+export interface OpenedToken {
+  readonly payload: Uint8Array;
+  /** Unix seconds. */
+  readonly timestamp: number;
+}
+
 export interface Branca {
   /** Verifies and decrypts. Throws TokenError with the reason (see the module comment for the order). */
+  open(token: string, options?: BrancaOptions): OpenedToken;
+  /** `open`'s payload. */
   decode(token: string, options?: BrancaOptions): Uint8Array;
   encode(payload: Uint8Array, options?: { timestamp?: number; nonce?: Uint8Array }): string;
 }
@@ -60,13 +69,17 @@ class Codec implements Branca {
     this.#aead = aead;
   }
 
-  decode(token: string, options?: BrancaOptions): Uint8Array {
+  open(token: string, options?: BrancaOptions): OpenedToken {
     if (typeof token !== "string" || token.length === 0) throw new TokenError("missing", "no token");
-    return this.decodeBinary(base62Decode(token) /* "malformed" */, options);
+    return this.openBinary(base62Decode(token) /* "malformed" */, options);
   }
 
-  /** `decode` after the base62 step: `bin` is the token's bytes. */
-  decodeBinary(bin: Uint8Array, options?: BrancaOptions): Uint8Array {
+  decode(token: string, options?: BrancaOptions): Uint8Array {
+    return this.open(token, options).payload;
+  }
+
+  /** `open` after the base62 step: `bin` is the token's bytes. */
+  openBinary(bin: Uint8Array, options?: BrancaOptions): OpenedToken {
     const n = bin.length;
     if (n < MIN_LENGTH) throw new TokenError("too_short", `token is ${n} bytes, minimum is ${MIN_LENGTH}`);
     if (bin[0] !== VERSION) throw new TokenError("version", `unsupported token version 0x${bin[0].toString(16)}`);
@@ -74,7 +87,7 @@ class Codec implements Branca {
     const payload = this.#aead.open(bin.subarray(HEADER), bin.subarray(0, HEADER), bin.subarray(5, HEADER), this.#key);
     if (payload === null) throw new TokenError("forged", "token authentication failed");
     checkTtl(timestamp, options);
-    return payload;
+    return { payload, timestamp };
   }
 
   encode(payload: Uint8Array, options?: { timestamp?: number; nonce?: Uint8Array }): string {
@@ -117,7 +130,7 @@ function checkTtl(timestamp: number, options: BrancaOptions | undefined): void {
  */
 export function decodeBinary(branca: Branca, bin: Uint8Array, options?: BrancaOptions): Uint8Array {
   if (!(branca instanceof Codec)) throw new TypeError("not a codec made by createBranca");
-  return branca.decodeBinary(bin, options);
+  return branca.openBinary(bin, options).payload;
 }
 
 /**

@@ -8,6 +8,7 @@ export {
   type Branca,
   type BrancaOptions,
   type CreateBrancaOptions,
+  type OpenedToken,
   type TokenRejection,
 } from "./branca.ts";
 export { checkTokenCrypto, KNOWN_ANSWER, SelfTestError } from "./self-test.ts";

@@ -17,7 +17,7 @@
  * cannot start must not become a spawn per request). Portable: the runtime's entry point
  * supplies `spawnWorker`.
  */
-import { TokenError, type Branca, type TokenRejection } from "./branca.ts";
+import { TokenError, type Branca, type OpenedToken, type TokenRejection } from "./branca.ts";
 import { SelfTestError } from "./self-test.ts";
 
 /** The first message to a worker: the key its codec is built with. */
@@ -37,7 +37,7 @@ export interface VerifyJob {
 export type WorkerRequest = WorkerInit | VerifyJob;
 
 export type VerifyReply =
-  | { readonly id: number; readonly ok: true; readonly payload: Uint8Array }
+  | { readonly id: number; readonly ok: true; readonly payload: Uint8Array; readonly timestamp: number }
   /** `reason` null: something other than a TokenError was thrown (a bug, not the client's token). */
   | { readonly id: number; readonly ok: false; readonly reason: TokenRejection | null; readonly message: string };
 
@@ -98,7 +98,7 @@ export const START_TIMEOUT_MS = 15_000;
 
 interface Pending {
   readonly chars: number;
-  resolve(payload: Uint8Array): void;
+  resolve(opened: OpenedToken): void;
   reject(error: Error): void;
 }
 
@@ -165,8 +165,8 @@ export class TokenVerifier {
    * Verifies and decrypts; a problem with the token is a TokenError (sync, or the
    * Promise's rejection), a full queue or a dead worker is VerifierBusy.
    */
-  open(token: string): Uint8Array | Promise<Uint8Array> {
-    if (token.length <= this.#inlineMaxChars || !this.#spawnWorker) return this.#branca.decode(token, { ttl: this.#ttl });
+  open(token: string): OpenedToken | Promise<OpenedToken> {
+    if (token.length <= this.#inlineMaxChars || !this.#spawnWorker) return this.#branca.open(token, { ttl: this.#ttl });
     return this.#offload(token);
   }
 
@@ -201,7 +201,7 @@ export class TokenVerifier {
     this.#failPending("the server is shutting down");
   }
 
-  #offload(token: string): Promise<Uint8Array> {
+  #offload(token: string): Promise<OpenedToken> {
     // Refused before any work on the token: under a flood this is all the main thread does.
     const queued = this.#pending.size;
     if (queued > 0 && (queued >= this.#maxQueuedJobs || this.#queuedChars + token.length > this.#maxQueuedChars)) {
@@ -215,7 +215,7 @@ export class TokenVerifier {
     }
     this.#offloaded++;
     const id = this.#nextId++;
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<OpenedToken>((resolve, reject) => {
       if (this.#pending.size === 0) this.#lastProgress = performance.now();
       this.#pending.set(id, { chars: token.length, resolve, reject });
       this.#queuedChars += token.length;
@@ -293,7 +293,7 @@ export class TokenVerifier {
     if (reason === null) return stopWorker(`failed a job: ${(reply as { message: string }).message}`);
     this.#pending.delete(reply.id);
     this.#queuedChars -= job.chars;
-    if (reply.ok) job.resolve(reply.payload);
+    if (reply.ok) job.resolve({ payload: reply.payload, timestamp: reply.timestamp });
     else job.reject(new TokenError(reply.reason!, reply.message));
   }
 

@@ -38,7 +38,8 @@ export function serveTokenVerification(port: WorkerPort, early: readonly unknown
 function verify(branca: Branca | undefined, id: number, token: string, ttl: number): VerifyReply {
   try {
     if (!branca) throw new Error("no key: the worker was not initialised");
-    return { id, ok: true, payload: branca.decode(token, { ttl }) };
+    const { payload, timestamp } = branca.open(token, { ttl });
+    return { id, ok: true, payload, timestamp };
   } catch (error) {
     if (error instanceof TokenError) return { id, ok: false, reason: error.reason, message: error.message };
     return { id, ok: false, reason: null, message: String(error) };

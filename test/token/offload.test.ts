@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { hexToBytes } from "../../src/hex.ts";
 import { spawnWebWorker } from "../../src/listen/web-worker.ts";
-import { createBranca, TokenError } from "../../src/token/branca.ts";
+import { createBranca, TokenError, type OpenedToken } from "../../src/token/branca.ts";
 import {
   INLINE_MAX_CHARS,
   TokenVerifier,
@@ -48,9 +48,10 @@ function fakeWorkers() {
 }
 
 /** What verifying `token` comes to: the payload, or the rejection's class, reason and message. */
-async function outcome(run: () => Uint8Array | Promise<Uint8Array>): Promise<unknown> {
+async function outcome(run: () => OpenedToken | Promise<OpenedToken>): Promise<unknown> {
   try {
-    return { payload: Array.from(await run()) };
+    const { payload, timestamp } = await run();
+    return { payload: Array.from(payload), timestamp };
   } catch (error) {
     if (error instanceof TokenError) return { rejected: error.reason, message: error.message };
     return { error: (error as Error).name, message: (error as Error).message };
@@ -59,7 +60,7 @@ async function outcome(run: () => Uint8Array | Promise<Uint8Array>): Promise<unk
 
 const pad = (n: number) => "x".repeat(n);
 /** For a job a test leaves pending on purpose: its rejection at close is expected. */
-const leavePending = (job: Uint8Array | Promise<Uint8Array>) => void (job instanceof Promise && job.catch(() => {}));
+const leavePending = (job: OpenedToken | Promise<OpenedToken>) => void (job instanceof Promise && job.catch(() => {}));
 /** Every kind of token, short and past the inline threshold. */
 function tokenCases(): [string, string][] {
   const now = Math.floor(Date.now() / 1000);
@@ -88,7 +89,7 @@ describe("TokenVerifier", () => {
     const tokens = verifier({ spawnWorker: workers.spawn });
     const token = submitToken([{ topic: "t", event: "e", data: pad(1000) }]);
     expect(token.length).toBeLessThanOrEqual(INLINE_MAX_CHARS);
-    expect(tokens.open(token)).toBeInstanceOf(Uint8Array);
+    expect((tokens.open(token) as OpenedToken).payload).toBeInstanceOf(Uint8Array);
     expect(() => tokens.open(token.slice(0, -2))).toThrow(TokenError);
     expect(workers.jobs(0)).toHaveLength(0);
   });
@@ -104,8 +105,8 @@ describe("TokenVerifier", () => {
     expect(sent[0]).toEqual({ kind: "init", secret: SECRET });
     expect(sent[1]).toMatchObject({ kind: "verify", token, ttl: TTL });
     const id = (sent[1] as { id: number }).id;
-    workers.spawned[0]!.events.message({ id, ok: true, payload: Uint8Array.of(1, 2) });
-    expect(Array.from(await opened)).toEqual([1, 2]);
+    workers.spawned[0]!.events.message({ id, ok: true, payload: Uint8Array.of(1, 2), timestamp: 1 });
+    expect(Array.from((await opened).payload)).toEqual([1, 2]);
     expect(tokens.offloaded).toBe(1);
   });
 
@@ -113,9 +114,9 @@ describe("TokenVerifier", () => {
     const workers = fakeWorkers();
     const exits: string[] = [];
     const tokens = verifier({ spawnWorker: workers.spawn, inlineMaxChars: 0, respawnDelayMs: 0, onWorkerExit: (w) => exits.push(w) });
-    const forged = tokens.open("abc") as Promise<Uint8Array>;
-    const broken = tokens.open("def") as Promise<Uint8Array>;
-    const waiting = tokens.open("ghi") as Promise<Uint8Array>;
+    const forged = tokens.open("abc") as Promise<OpenedToken>;
+    const broken = tokens.open("def") as Promise<OpenedToken>;
+    const waiting = tokens.open("ghi") as Promise<OpenedToken>;
     const [a, b] = workers.jobs(0) as { id: number }[];
     const replies: VerifyReply[] = [
       { id: a!.id, ok: false, reason: "forged", message: "token was forged" },
@@ -136,12 +137,12 @@ describe("TokenVerifier", () => {
     const workers = fakeWorkers();
     const exits: string[] = [];
     const tokens = verifier({ spawnWorker: workers.spawn, inlineMaxChars: 0, respawnDelayMs: 0, stallMs: 100, onWorkerExit: (w) => exits.push(w) });
-    const first = tokens.open("abc") as Promise<Uint8Array>;
+    const first = tokens.open("abc") as Promise<OpenedToken>;
     // An answer within stallMs is progress: the clock starts again.
     await Bun.sleep(60);
-    const second = tokens.open("def") as Promise<Uint8Array>;
-    workers.spawned[0]!.events.message({ id: (workers.jobs(0)[0] as { id: number }).id, ok: true, payload: Uint8Array.of(7) });
-    expect(Array.from(await first)).toEqual([7]);
+    const second = tokens.open("def") as Promise<OpenedToken>;
+    workers.spawned[0]!.events.message({ id: (workers.jobs(0)[0] as { id: number }).id, ok: true, payload: Uint8Array.of(7), timestamp: 1 });
+    expect(Array.from((await first).payload)).toEqual([7]);
     await Bun.sleep(60);
     expect(workers.spawned[0]!.terminated).toBe(false);
     expect(await outcome(() => second)).toMatchObject({ error: "VerifierBusy" });
@@ -202,8 +203,8 @@ describe("TokenVerifier", () => {
     expect(workers.jobs(0)).toHaveLength(2);
     expect(tokens.refusedBusy).toBe(1);
     // An answer makes room again.
-    workers.spawned[0]!.events.message({ id: (workers.jobs(0)[0] as { id: number }).id, ok: true, payload: Uint8Array.of(9) });
-    expect(Array.from(await first)).toEqual([9]);
+    workers.spawned[0]!.events.message({ id: (workers.jobs(0)[0] as { id: number }).id, ok: true, payload: Uint8Array.of(9), timestamp: 1 });
+    expect(Array.from((await first).payload)).toEqual([9]);
     leavePending(tokens.open("a4"));
     expect(workers.jobs(0)).toHaveLength(3);
   });
@@ -235,7 +236,7 @@ describe("TokenVerifier", () => {
     expect(await outcome(() => tokens.open("j3"))).toMatchObject({ error: "VerifierBusy" });
     expect(workers.spawned).toHaveLength(1);
     // A late answer from the dead worker changes nothing.
-    workers.spawned[0]!.events.message({ id: 1, ok: true, payload: Uint8Array.of(1) });
+    workers.spawned[0]!.events.message({ id: 1, ok: true, payload: Uint8Array.of(1), timestamp: 1 });
     expect(tokens.queuedJobs).toBe(0);
     // Past the delay (here none), the next long token starts a new worker.
     const again = verifier({ spawnWorker: workers.spawn, inlineMaxChars: 0, respawnDelayMs: 0 });
@@ -244,8 +245,8 @@ describe("TokenVerifier", () => {
     const replacement = workers.spawned.at(-1)!;
     expect(workers.spawned).toHaveLength(3);
     expect(replacement.sent[0]).toMatchObject({ kind: "init" });
-    replacement.events.message({ id: (workers.jobs(2)[0] as { id: number }).id, ok: true, payload: Uint8Array.of(4) });
-    expect(Array.from(await next)).toEqual([4]);
+    replacement.events.message({ id: (workers.jobs(2)[0] as { id: number }).id, ok: true, payload: Uint8Array.of(4), timestamp: 1 });
+    expect(await outcome(() => next)).toEqual({ payload: [4], timestamp: 1 });
   });
 
   test("a worker that cannot start is retried later, and refuses meanwhile", async () => {
@@ -291,7 +292,7 @@ describe("TokenVerifier with a real worker thread", () => {
     const tokens = Array.from({ length: 50 }, (_, i) => submitToken([{ topic: `t${i}`, event: "", data: pad(i * 40) }]));
     const results = await Promise.all(tokens.map((t) => offloaded.open(t)));
     const inline = createBranca(SECRET);
-    results.forEach((payload, i) => expect(Array.from(payload)).toEqual(Array.from(inline.decode(tokens[i]!))));
+    results.forEach((opened, i) => expect(Array.from(opened.payload)).toEqual(Array.from(inline.decode(tokens[i]!))));
   });
 
   test("a worker that crashes is replaced; its job gets VerifierBusy, the next one an answer", async () => {
@@ -306,7 +307,7 @@ describe("TokenVerifier with a real worker thread", () => {
     expect(crashed).toMatchObject({ error: "VerifierBusy" });
     expect(exits[0]).toMatch(/crashed on purpose/);
     const valid = submitToken([{ topic: "t", event: "e", data: "after the crash" }]);
-    expect(Array.from(await tokens.open(valid))).toEqual(Array.from(createBranca(SECRET).decode(valid)));
+    expect(Array.from((await tokens.open(valid)).payload)).toEqual(Array.from(createBranca(SECRET).decode(valid)));
   });
 });
 
