@@ -105,9 +105,11 @@ for (const runtime of SERVERS) {
         http11.until((r) => r.includes("x".repeat(300))),
         http10.until((r) => r.includes("x".repeat(300))),
       ]);
-      const body10 = bodyOf(plain);
+      // Each stream draws its own reconnection delay; all else is the same bytes.
+      const sameRetry = (body: string) => body.replace(/^retry: \d+$/m, "retry: N");
+      const body10 = sameRetry(bodyOf(plain));
       expect(body10).toContain("event: a\ndata: first\n");
-      expect(decodeChunks(bodyOf(chunked))).toBe(body10);
+      expect(sameRetry(decodeChunks(bodyOf(chunked)))).toBe(body10);
       expect(plain.slice(0, plain.indexOf("\r\n\r\n")).toLowerCase()).not.toContain("transfer-encoding");
       http11.close();
       http10.close();
