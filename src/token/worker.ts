@@ -12,16 +12,19 @@ export interface WorkerPort {
   postMessage(message: VerifyReply): void;
 }
 
-export function serveTokenVerification(port: WorkerPort): void {
+/** `early`: messages that arrived before this module was loaded, answered first, in order. */
+export function serveTokenVerification(port: WorkerPort, early: readonly unknown[] = []): void {
   let branca: Branca | undefined;
-  port.addEventListener("message", ({ data }) => {
+  const handle = (data: unknown) => {
     const request = data as WorkerRequest;
     if (request.kind === "init") {
       branca = createBranca(request.secret);
       return;
     }
     port.postMessage(verify(branca, request.id, request.token, request.ttl));
-  });
+  };
+  for (const data of early) handle(data);
+  port.addEventListener("message", ({ data }) => handle(data));
 }
 
 function verify(branca: Branca | undefined, id: number, token: string, ttl: number): VerifyReply {
