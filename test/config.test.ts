@@ -59,6 +59,12 @@ describe("loadConfig", () => {
     expect([config.port, config.tokenTtlSeconds, config.heartbeatSeconds]).toEqual([0, 60, 5]);
   });
 
+  test("SSE_IDEMPOTENCY_TTL: seconds a submission id is remembered, 300 by default, 1 s to 7 days", () => {
+    expect(loadConfig({ SSE_SECRET: SECRET }).idempotencyTtlSeconds).toBe(300);
+    expect(loadConfig({ SSE_SECRET: SECRET, SSE_IDEMPOTENCY_TTL: "1" }).idempotencyTtlSeconds).toBe(1);
+    expect(loadConfig({ SSE_SECRET: SECRET, SSE_IDEMPOTENCY_TTL: "604800" }).idempotencyTtlSeconds).toBe(604800);
+  });
+
   test("empty values count as unset", () => {
     expect(loadConfig({ SSE_SECRET: SECRET, PORT: "" }).port).toBe(8000);
   });
@@ -75,6 +81,9 @@ describe("loadConfig", () => {
     [{ SSE_SECRET: SECRET, LOG_LEVEL: "loud" }, /^LOG_LEVEL /],
     [{ SSE_SECRET: SECRET, SSE_DENO_SERVER: "hyper" }, /^SSE_DENO_SERVER must be serve .* the own http1 server was removed/],
     [{ SSE_SECRET: SECRET, SSE_MAX_BUFFERED_EVENTS: "0" }, /^SSE_MAX_BUFFERED_EVENTS must be at least 1/],
+    [{ SSE_SECRET: SECRET, SSE_IDEMPOTENCY_TTL: "0" }, /^SSE_IDEMPOTENCY_TTL must be at least 1/],
+    [{ SSE_SECRET: SECRET, SSE_IDEMPOTENCY_TTL: "604801" }, /^SSE_IDEMPOTENCY_TTL must be at most 604800/],
+    [{ SSE_SECRET: SECRET, SSE_IDEMPOTENCY_TTL: "5m" }, /^SSE_IDEMPOTENCY_TTL must be a whole number/],
   ];
   for (const [env, message] of bad) {
     test(`rejects ${JSON.stringify(env).replace(SECRET, "<secret>")}`, () => {
