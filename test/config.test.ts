@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, describeConfig, loadConfig } from "../src/config.ts";
 import { encode } from "@msgpack/msgpack";
+import { MAX_ID_BYTES } from "../src/protocol.ts";
 import { createBranca } from "../src/token/branca.ts";
 
 const SECRET = "ab".repeat(32);
@@ -33,7 +34,7 @@ describe("loadConfig", () => {
     expect(config.maxEventBytes).toBe(47 * 1024);
   });
 
-  test("an event of the default largest size fits a body of the default largest size", () => {
+  test("an event of the default largest size fits a body of the default largest size, with an id or without", () => {
     const { maxBodyBytes, maxEventBytes } = loadConfig({ SSE_SECRET: SECRET });
     // Sealed with our codec: the reference one (base-x) takes minutes at this size.
     const seal = (value: unknown) => createBranca(new Uint8Array(32)).encode(encode(value));
@@ -41,7 +42,9 @@ describe("loadConfig", () => {
     const splits: [number, number][] = [[1, 0], [255, 255], [256, 256], [1000, 1000]];
     for (const [topic, event] of splits) {
       const e = { topic: "t".repeat(topic), event: "e".repeat(event), data: "d".repeat(maxEventBytes - topic - event) };
-      for (const token of [seal({ events: [e] }), seal([[[e.topic, e.event, e.data]]])]) {
+      const id = "i".repeat(MAX_ID_BYTES); // the longest idempotency id fits too
+      const tokens = [seal({ events: [e] }), seal([[[e.topic, e.event, e.data]]]), seal({ events: [e], id }), seal([[[e.topic, e.event, e.data]], id])];
+      for (const token of tokens) {
         expect({ topic, event, fits: token.length <= maxBodyBytes }).toEqual({ topic, event, fits: true });
       }
     }
