@@ -121,7 +121,8 @@ export class RedisTransport implements Transport {
     if (events.length === 0 && !once) return "published";
     const key = once && { key: idKey(this.#channelPrefix, once.id), ttlMs: once.ttlMs };
     const run = broker.runScript;
-    if (this.#history) {
+    // An empty submission with an id only claims the id (below): nothing to number or store.
+    if (this.#history && events.length > 0) {
       if (!run) throw new Error("a shared history needs a broker that runs scripts");
       // Stores and publishes in one script (only if the id is new): 200 only when both happened.
       const history = this.#history;

@@ -84,6 +84,16 @@ for (const mode of modes) {
       for (const seen of await receivedBy(streams, "again", 3)) expect(seen).toEqual(["x", "y", "x after the TTL"]);
     });
 
+    test("an empty submission with an id takes the id", async () => {
+      const streams = await streamsOn("empty");
+      expect(await submitPayload(servers[0]!, { id: "empty-first", events: [] })).toBe("200 OK");
+      expect(await submitPayload(servers[1]!, { id: "empty-first", events: [ev("empty", "late")] })).toBe("200 OK");
+      expect(await submitPayload(servers[1]!, { events: [ev("empty", "plain")] })).toBe("200 OK");
+      const seen = await Promise.all(streams.map((stream) => stream.next(1)));
+      for (const [event] of seen) expect(event!.data).toBe("plain");
+      for (const seenBy of await receivedBy(streams, "empty", 0)) expect(seenBy).toEqual([]);
+    });
+
     test("the same id across a lost and re-made Redis connection: delivered once", async () => {
       const before = await streamsOn("reconnect");
       expect(await submitPayload(servers[0]!, { id: "across", events: [ev("reconnect", "first")] })).toBe("200 OK");
