@@ -142,8 +142,9 @@ function readEvents(payload: Uint8Array): { events: SseEvent[]; sizes: number[];
         if (!read) return undefined;
       } else if (length === ID.length && !sawId && r.matches(ID)) {
         sawId = true;
-        id = r.id();
-        if (id === undefined && !r.tookNil) return undefined;
+        const taken = r.id();
+        if (taken === undefined) return undefined;
+        id = taken ?? undefined;
       } else return undefined; // another key, or one repeated: the schema's to settle
     }
   } else {
@@ -152,11 +153,12 @@ function readEvents(payload: Uint8Array): { events: SseEvent[]; sizes: number[];
     read = readEventList(r);
     if (!read) return undefined;
     if (count === 2) {
-      id = r.id();
-      if (id === undefined && !r.tookNil) return undefined;
+      const taken = r.id();
+      if (taken === undefined) return undefined;
+      id = taken ?? undefined;
     }
   }
-  return read && r.atEnd() ? { ...read, id } : undefined;
+  return read && r.atEnd() ? { events: read.events, sizes: read.sizes, id } : undefined;
 }
 
 function readEventList(r: PayloadReader): { events: SseEvent[]; sizes: number[] } | undefined {
@@ -253,20 +255,16 @@ class PayloadReader {
     }
   }
 
-  /** An id as the schema takes it: 1 to MAX_ID_BYTES of UTF-8; nil sets `tookNil` and gives undefined. */
-  id(): string | undefined {
-    this.tookNil = this.bytes[this.#at] === NIL;
-    if (this.tookNil) {
+  /** An id as the schema takes it: 1 to MAX_ID_BYTES of UTF-8, or nil (null: no id); undefined if neither. */
+  id(): string | null | undefined {
+    if (this.bytes[this.#at] === NIL) {
       this.#at++;
-      return undefined;
+      return null;
     }
     const length = this.#peekStringLength();
     if (length < 1 || length > MAX_ID_BYTES) return undefined;
     return this.text(false);
   }
-
-  /** Whether the last `id()` read a nil. */
-  tookNil = false;
 
   /** A map key's length (a str or bin), the reader then at its bytes; -1 if none. */
   keyLength(): number {
