@@ -2,7 +2,7 @@
  * Reading token payloads: the hand reader of src/protocol.ts against @msgpack/msgpack
  * (decode alone, and decode + the zod schema, the path a payload of another shape takes).
  * µs per payload, median of rounds, for a connect's `{topics: [...]}` and a submit's
- * `{events: [...]}` of 10 events. Run under each runtime:
+ * `{events: [...]}` of 10 events (also with an idempotency `id`). Run under each runtime:
  *
  *   bun bench/payload.ts  ·  npx tsx bench/payload.ts  ·  deno run -A bench/payload.ts
  */
@@ -15,9 +15,11 @@ const ROUNDS = 15;
 const PER_ROUND = 100_000;
 
 const subscribes = Array.from({ length: COUNT }, (_, i) => encode({ topics: [`user-${i}`, "news"] }));
-const submits = Array.from({ length: COUNT }, (_, i) =>
-  encode({ events: Array.from({ length: 10 }, (_, k) => ({ topic: `user-${i}-${k}`, event: "update", data: `{"n":${k}}` })) }),
-);
+const tenEvents = (i: number) =>
+  Array.from({ length: 10 }, (_, k) => ({ topic: `user-${i}-${k}`, event: "update", data: `{"n":${k}}` }));
+const submits = Array.from({ length: COUNT }, (_, i) => encode({ events: tenEvents(i) }));
+/** As SseClient sends them: with an idempotency id (a UUID). */
+const submitsWithId = Array.from({ length: COUNT }, (_, i) => encode({ events: tenEvents(i), id: crypto.randomUUID() }));
 
 function time(payloads: Uint8Array[], read: (payload: Uint8Array) => unknown): number {
   const perPayload: number[] = [];
@@ -34,6 +36,7 @@ const rows: [string, Uint8Array[], (payload: Uint8Array) => unknown][] = [
   ["subscribe: @msgpack/msgpack decode", subscribes, decodePayload],
   ["subscribe: decode + zod", subscribes, (p) => subscribeSchema.parse(decodePayload(p))],
   ["submit ×10: hand reader", submits, (p) => parseSubmit(p, LIMITS)],
+  ["submit ×10 + id: hand reader", submitsWithId, (p) => parseSubmit(p, LIMITS)],
   ["submit ×10: @msgpack/msgpack decode", submits, decodePayload],
   ["submit ×10: decode + zod", submits, (p) => submitSchema.parse(decodePayload(p))],
 ];

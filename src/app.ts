@@ -246,8 +246,12 @@ export function createApp(deps: AppDeps): Hono {
   app.post("/submit", async (c) => {
     const started = performance.now();
     const body = await readBodyText(c.req.raw, config.maxBodyBytes);
-    const { events } = parseSubmit((await openToken(body.trim())).payload, config);
-    await transport.publish(events);
+    const { events, id } = parseSubmit((await openToken(body.trim())).payload, config);
+    const once = id === undefined ? undefined : { id, ttlMs: config.idempotencyTtlSeconds * 1000 };
+    if ((await transport.publish(events, once)) === "replayed") {
+      metrics.submissionsReplayed.inc(); // answered as the first time: the client cannot tell, and need not
+      return c.text("OK");
+    }
     metrics.submissions.inc();
     metrics.eventsSubmitted.inc(events.length);
     metrics.submitSeconds.observe((performance.now() - started) / 1000);

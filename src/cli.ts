@@ -19,6 +19,7 @@ Commands:
         [--ttl SECONDS]      make it expire sooner than the server's SSE_TOKEN_TTL
   publish --topic T [--event E] [--data D]
                              submit one event (retries while the server answers 503)
+        [--id ID]            name the submission: the same id is delivered once per SSE_IDEMPOTENCY_TTL
   listen --topics a,b        subscribe and print each event as a JSON line (for debugging)
   healthcheck                exit 0 if the server answers /health/live (for containers)
 
@@ -37,6 +38,7 @@ const OPTIONS = {
   event: { type: "string", default: "" },
   data: { type: "string", default: "" },
   ttl: { type: "string" },
+  id: { type: "string" },
   url: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -131,7 +133,7 @@ function subscribeUrl(options: Options): string {
 async function publish(options: Options): Promise<string> {
   if (!options.topic) throw new UsageError("--topic is required");
   try {
-    await client(options).publish({ topic: options.topic, event: options.event, data: options.data });
+    await client(options).publish({ topic: options.topic, event: options.event, data: options.data }, { id: options.id });
     return `published 1 event to topic ${options.topic}`;
   } catch (error) {
     if (error instanceof SseClientError) throw new Error(error.message);

@@ -1,7 +1,9 @@
 /**
  * The publisher library: what a backend needs to use the SSE server. Mints subscribe
  * URLs (for the 307-redirect pattern) and submits events, retrying while the server
- * answers 503 (clustered and its broker is away, or full). Portable: Bun, Deno, Node.
+ * answers 503 (clustered and its broker is away, or full) or does not answer. Every
+ * publish carries an id, the same on each of its retries, so a retry of a submission the
+ * server did take is not delivered again. Portable: Bun, Deno, Node.
  *
  *   import { SseClient } from "sse-server/client";
  *   const sse = new SseClient({ url: "http://sse.internal:8000", secret: process.env.SSE_SECRET! });
@@ -29,6 +31,15 @@ export interface SseClientOptions {
   /** First retry delay, doubled each time (default 100 ms). */
   readonly retryDelayMs?: number;
   readonly fetch?: typeof fetch;
+}
+
+export interface PublishOptions {
+  /**
+   * Names the submission (1 to 200 bytes of UTF-8), e.g. `order-42-shipped`: the server
+   * delivers it once per SSE_IDEMPOTENCY_TTL, also when your own code retries the publish.
+   * Default: a random UUID per call, which covers this call's own retries.
+   */
+  readonly id?: string;
 }
 
 /** The server refused a submission; `status` is its HTTP status (0: no answer). */
@@ -65,17 +76,21 @@ export class SseClient {
     return options.lastEventId ? `${url}&lastEventId=${encodeURIComponent(options.lastEventId)}` : url;
   }
 
-  submitToken(events: readonly ClientEvent[]): string {
+  /** A token for `POST submit`; with `id`, a retry under the same id within SSE_IDEMPOTENCY_TTL is not delivered again. */
+  submitToken(events: readonly ClientEvent[], id?: string): string {
     const normalized = events.map((e) => ({ topic: e.topic, event: e.event ?? "", data: e.data ?? "" }));
-    return this.#branca.encode(encode({ events: normalized }));
+    return this.#branca.encode(encode(id === undefined ? { events: normalized } : { events: normalized, id }));
   }
 
   /**
    * Submits one event or a batch (delivered whole or not at all). Retries on 503 and on
    * network errors with exponential backoff; throws SseClientError on any other answer.
+   * Every retry carries the same id (`options.id`, else a random UUID per call), so the
+   * server delivers the submission at most once however many attempts reached it.
    */
-  async publish(events: ClientEvent | readonly ClientEvent[]): Promise<void> {
-    const body = this.submitToken(Array.isArray(events) ? events : [events as ClientEvent]);
+  async publish(events: ClientEvent | readonly ClientEvent[], options: PublishOptions = {}): Promise<void> {
+    const id = options.id ?? crypto.randomUUID();
+    const body = this.submitToken(Array.isArray(events) ? events : [events as ClientEvent], id);
     let last = new SseClientError(0, "not attempted");
     for (let attempt = 1; attempt <= this.#attempts; attempt++) {
       if (attempt > 1) await sleep(this.#retryDelayMs * 2 ** (attempt - 2));

@@ -31,6 +31,8 @@ export interface Config {
   readonly historySize: number;
   readonly historyTtlSeconds: number;
   readonly historyMaxBytes: number;
+  /** Seconds a submission's id is remembered: a retry under it within this time is not delivered again. */
+  readonly idempotencyTtlSeconds: number;
   /** Turns clustering on; undefined runs one instance in memory. */
   readonly redisUrl: string | undefined;
   /** REDIS_URL names Redis Cluster seed nodes: pub/sub is sharded (SPUBLISH/SSUBSCRIBE). */
@@ -101,6 +103,7 @@ const schema = z.object({
   SSE_HISTORY_SIZE: int(0, 1_000_000, 100),
   SSE_HISTORY_TTL: int(1, 7 * 86400, 300),
   SSE_HISTORY_MAX_BYTES: int(1024, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
+  SSE_IDEMPOTENCY_TTL: int(1, 7 * 86400, 300),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   // `http1` (an own HTTP/1.1 server) was removed: naming it fails, so no one believes they
   // run a server that is gone.
@@ -152,6 +155,7 @@ export function loadConfig(env: Env): Config {
     historySize: v.SSE_HISTORY_SIZE,
     historyTtlSeconds: v.SSE_HISTORY_TTL,
     historyMaxBytes: v.SSE_HISTORY_MAX_BYTES,
+    idempotencyTtlSeconds: v.SSE_IDEMPOTENCY_TTL,
     logLevel: v.LOG_LEVEL,
     redisUrl: v.REDIS_URL,
     redisCluster: v.REDIS_CLUSTER,

@@ -18,6 +18,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly eventsSubmitted: Counter;
   readonly submissions: Counter;
+  readonly submissionsReplayed: Counter;
   readonly slowConsumers: Counter;
   readonly tokenRejections: Counter<"reason">;
   readonly requestsRejected: Counter<"status">;
@@ -27,6 +28,11 @@ export class Metrics {
     const registers = [this.registry];
     this.eventsSubmitted = new Counter({ name: "sse_events_submitted_total", help: "Events accepted through submit.", registers });
     this.submissions = new Counter({ name: "sse_submissions_total", help: "Submissions accepted.", registers });
+    this.submissionsReplayed = new Counter({
+      name: "sse_submissions_replayed_total",
+      help: "Submissions answered 200 without delivery: their id was accepted within SSE_IDEMPOTENCY_TTL.",
+      registers,
+    });
     this.slowConsumers = new Counter({
       name: "sse_slow_consumers_disconnected_total",
       help: "Streams cut because their backlog passed SSE_MAX_BUFFERED_EVENTS.",

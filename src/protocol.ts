@@ -21,7 +21,12 @@ export interface SubscribeRequest {
 
 export interface SubmitRequest {
   readonly events: readonly SseEvent[];
+  /** The backend's name for this submission: a retry under the same id is delivered once. */
+  readonly id?: string | undefined;
 }
+
+/** The longest idempotency id, in UTF-8 bytes: room for any reasonable key, bounded in Redis. */
+export const MAX_ID_BYTES = 200;
 
 /** The payload is authentic but not a valid request; the message is safe to show. */
 export class PayloadError extends Error {
@@ -55,7 +60,12 @@ function struct<T extends z.ZodRawShape>(shape: T) {
 /** The zod schemas define what is valid and word every rejection. */
 export const subscribeSchema = struct({ topics: z.array(singleLine) });
 const eventSchema = struct({ topic: singleLine, event: singleLine, data: text });
-export const submitSchema = struct({ events: z.array(eventSchema) });
+/** Absent or nil (rmp_serde writes a `None` as nil in the positional form) means none. */
+const idSchema = text
+  .refine((s) => s.length > 0 && byteLength(s) <= MAX_ID_BYTES, `must be 1 to ${MAX_ID_BYTES} bytes of UTF-8`)
+  .nullish()
+  .transform((id) => id ?? undefined);
+export const submitSchema = struct({ events: z.array(eventSchema), id: idSchema });
 
 export function parseSubscribe(payload: Uint8Array, limits: Limits): SubscribeRequest {
   const topics = readTopics(payload) ?? validate(subscribeSchema, decodePayload(payload)).topics;
@@ -68,7 +78,7 @@ export function parseSubscribe(payload: Uint8Array, limits: Limits): SubscribeRe
 
 export function parseSubmit(payload: Uint8Array, limits: Limits): SubmitRequest {
   const read = readEvents(payload);
-  const events = read?.events ?? validate(submitSchema, decodePayload(payload)).events;
+  const { events, id } = read ?? validate(submitSchema, decodePayload(payload));
   if (events.length > limits.maxEventsPerSubmit) {
     throw new PayloadError(`too many events: ${events.length} > ${limits.maxEventsPerSubmit}`);
   }
@@ -79,7 +89,7 @@ export function parseSubmit(payload: Uint8Array, limits: Limits): SubmitRequest 
       throw new PayloadError(`event ${i} is ${size} bytes, over the limit of ${limits.maxEventBytes}`);
     }
   });
-  return { events };
+  return id === undefined ? { events } : { events, id };
 }
 
 function validate<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -96,6 +106,7 @@ function validate<T>(schema: z.ZodType<T>, value: unknown): T {
 
 const TOPICS = ascii("topics");
 const EVENTS = ascii("events");
+const ID = ascii("id");
 const EVENT_FIELDS = [ascii("topic"), ascii("event"), ascii("data")] as const;
 
 function readTopics(payload: Uint8Array): string[] | undefined {
@@ -112,10 +123,45 @@ function readTopics(payload: Uint8Array): string[] | undefined {
   return r.atEnd() ? topics : undefined;
 }
 
-/** The events and each one's size in bytes (topic, event and data as UTF-8). */
-function readEvents(payload: Uint8Array): { events: SseEvent[]; sizes: number[] } | undefined {
+/**
+ * The events, each one's size in bytes (topic, event and data as UTF-8), and the id if any:
+ * a map of `events` and optionally `id` (either order), or an array of one or two.
+ */
+function readEvents(payload: Uint8Array): { events: SseEvent[]; sizes: number[]; id: string | undefined } | undefined {
   const r = new PayloadReader(payload);
-  if (!r.structOf(EVENTS)) return undefined;
+  let read: { events: SseEvent[]; sizes: number[] } | undefined;
+  let id: string | undefined;
+  const fields = r.mapLength();
+  if (fields >= 0) {
+    if (fields < 1 || fields > 2) return undefined;
+    let sawId = false;
+    for (let f = 0; f < fields; f++) {
+      const length = r.keyLength();
+      if (length === EVENTS.length && !read && r.matches(EVENTS)) {
+        read = readEventList(r);
+        if (!read) return undefined;
+      } else if (length === ID.length && !sawId && r.matches(ID)) {
+        sawId = true;
+        const taken = r.id();
+        if (taken === undefined) return undefined;
+        id = taken ?? undefined;
+      } else return undefined; // another key, or one repeated: the schema's to settle
+    }
+  } else {
+    const count = r.arrayLength();
+    if (count !== 1 && count !== 2) return undefined;
+    read = readEventList(r);
+    if (!read) return undefined;
+    if (count === 2) {
+      const taken = r.id();
+      if (taken === undefined) return undefined;
+      id = taken ?? undefined;
+    }
+  }
+  return read && r.atEnd() ? { events: read.events, sizes: read.sizes, id } : undefined;
+}
+
+function readEventList(r: PayloadReader): { events: SseEvent[]; sizes: number[] } | undefined {
   const count = r.arrayLength();
   if (count < 0) return undefined;
   const events = new Array<SseEvent>(count);
@@ -127,9 +173,10 @@ function readEvents(payload: Uint8Array): { events: SseEvent[]; sizes: number[] 
     events[i] = event;
     sizes[i] = r.textBytes - before;
   }
-  return r.atEnd() ? { events, sizes } : undefined;
+  return { events, sizes };
 }
 
+const NIL = 0xc0;
 const LF = 10;
 const CR = 13;
 /** Up to this many bytes, ASCII is read without the TextDecoder call (its cost is per call). */
@@ -206,6 +253,34 @@ class PayloadReader {
     } catch {
       return undefined;
     }
+  }
+
+  /** An id as the schema takes it: 1 to MAX_ID_BYTES of UTF-8, or nil (null: no id); undefined if neither. */
+  id(): string | null | undefined {
+    if (this.bytes[this.#at] === NIL) {
+      this.#at++;
+      return null;
+    }
+    const length = this.#peekStringLength();
+    if (length < 1 || length > MAX_ID_BYTES) return undefined;
+    return this.text(false);
+  }
+
+  /** A map key's length (a str or bin), the reader then at its bytes; -1 if none. */
+  keyLength(): number {
+    return this.#stringLength();
+  }
+
+  /** Whether the next bytes are `name`, stepping over them if so. */
+  matches(name: Uint8Array): boolean {
+    return this.#matches(name);
+  }
+
+  #peekStringLength(): number {
+    const at = this.#at;
+    const length = this.#stringLength();
+    this.#at = at;
+    return length;
   }
 
   #matches(name: Uint8Array): boolean {

@@ -87,6 +87,19 @@ describe("sse-server CLI", () => {
     expect(noSecret.stderr).toMatch(/SSE_SECRET is not set/);
   });
 
+  test("publish --id: the same id twice is delivered once; without --id each publish is delivered", async () => {
+    const stream = await openStream(eventsUrl(server, subscribeToken(["cli-id"])));
+    for (const data of ["first", "again"]) {
+      expect((await cli(["publish", "--topic", "cli-id", "--data", data, "--id", "cli-order-1"], url())).code).toBe(0);
+    }
+    for (let i = 0; i < 2; i++) expect((await cli(["publish", "--topic", "cli-id", "--data", "no id"], url())).code).toBe(0);
+    expect((await stream.next(3)).map((e) => e.data)).toEqual(["first", "no id", "no id"]);
+    stream.close();
+    const tooLong = await cli(["publish", "--topic", "cli-id", "--id", "x".repeat(201)], url());
+    expect(tooLong.code).toBe(1);
+    expect(tooLong.stderr).toMatch(/400.*id: must be 1 to 200 bytes/);
+  });
+
   test("listen prints each event as a JSON line", async () => {
     const child = spawn(CLI[0]!, [...CLI.slice(1), "listen", "--topics", "cli-listen"], {
       cwd: ROOT,

@@ -74,6 +74,48 @@ describe("SseClient", () => {
     expect((error as SseClientError).status).toBe(503);
   });
 
+  /** A fetch that hands the first request to the server but answers it 503, as if the answer was lost. */
+  const tookItButAnswered503 = () => {
+    let calls = 0;
+    const wrapped: typeof fetch = Object.assign(
+      async (input: RequestInfo | URL, init?: RequestInit) => {
+        calls++;
+        const response = await fetch(input, init);
+        if (calls > 1) return response;
+        await response.text();
+        return new Response("answer lost", { status: 503 });
+      },
+      { preconnect: () => {} },
+    );
+    return { fetch: wrapped, calls: () => calls };
+  };
+
+  test("a retry of a submission the server did take is not delivered twice (one id per publish)", async () => {
+    const stream = await openStream(`${server.url}/events?token=${subscribeToken(["once"])}`);
+    const flaky = tookItButAnswered503();
+    const client = new SseClient({ url: server.url, secret: SECRET_HEX, retryDelayMs: 5, fetch: flaky.fetch });
+    await client.publish({ topic: "once", data: "taken, answer lost" });
+    expect(flaky.calls()).toBe(2);
+    // Identical events in another publish call are another submission: delivered.
+    await client.publish({ topic: "once", data: "taken, answer lost" });
+    await new SseClient({ url: server.url, secret: SECRET_HEX }).publish({ topic: "once", data: "marker" });
+    expect((await stream.next(3)).map((e) => e.data)).toEqual(["taken, answer lost", "taken, answer lost", "marker"]);
+    stream.close();
+  });
+
+  test("a caller's own id makes its own retries safe too", async () => {
+    const stream = await openStream(`${server.url}/events?token=${subscribeToken(["own-id"])}`);
+    const client = new SseClient({ url: server.url, secret: SECRET_HEX });
+    await client.publish({ topic: "own-id", data: "first" }, { id: "order-42-shipped" });
+    await client.publish({ topic: "own-id", data: "again" }, { id: "order-42-shipped" });
+    await client.publish({ topic: "own-id", data: "marker" });
+    expect((await stream.next(2)).map((e) => e.data)).toEqual(["first", "marker"]);
+    stream.close();
+    const error = await client.publish({ topic: "own-id" }, { id: "" }).catch((e: unknown) => e);
+    expect((error as SseClientError).status).toBe(400);
+    expect((error as Error).message).toMatch(/id: must be 1 to 200 bytes/);
+  });
+
   test("a bad secret is refused at construction", () => {
     expect(() => new SseClient({ url: server.url, secret: "nope" })).toThrow(/64 hex/);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, describeConfig, loadConfig } from "../src/config.ts";
 import { encode } from "@msgpack/msgpack";
+import { MAX_ID_BYTES } from "../src/protocol.ts";
 import { createBranca } from "../src/token/branca.ts";
 
 const SECRET = "ab".repeat(32);
@@ -33,7 +34,7 @@ describe("loadConfig", () => {
     expect(config.maxEventBytes).toBe(47 * 1024);
   });
 
-  test("an event of the default largest size fits a body of the default largest size", () => {
+  test("an event of the default largest size fits a body of the default largest size, with an id or without", () => {
     const { maxBodyBytes, maxEventBytes } = loadConfig({ SSE_SECRET: SECRET });
     // Sealed with our codec: the reference one (base-x) takes minutes at this size.
     const seal = (value: unknown) => createBranca(new Uint8Array(32)).encode(encode(value));
@@ -41,7 +42,9 @@ describe("loadConfig", () => {
     const splits: [number, number][] = [[1, 0], [255, 255], [256, 256], [1000, 1000]];
     for (const [topic, event] of splits) {
       const e = { topic: "t".repeat(topic), event: "e".repeat(event), data: "d".repeat(maxEventBytes - topic - event) };
-      for (const token of [seal({ events: [e] }), seal([[[e.topic, e.event, e.data]]])]) {
+      const id = "i".repeat(MAX_ID_BYTES); // the longest idempotency id fits too
+      const tokens = [seal({ events: [e] }), seal([[[e.topic, e.event, e.data]]]), seal({ events: [e], id }), seal([[[e.topic, e.event, e.data]], id])];
+      for (const token of tokens) {
         expect({ topic, event, fits: token.length <= maxBodyBytes }).toEqual({ topic, event, fits: true });
       }
     }
@@ -73,6 +76,12 @@ describe("loadConfig", () => {
     expect([config.port, config.tokenTtlSeconds, config.heartbeatSeconds]).toEqual([0, 60, 5]);
   });
 
+  test("SSE_IDEMPOTENCY_TTL: seconds a submission id is remembered, 300 by default, 1 s to 7 days", () => {
+    expect(loadConfig({ SSE_SECRET: SECRET }).idempotencyTtlSeconds).toBe(300);
+    expect(loadConfig({ SSE_SECRET: SECRET, SSE_IDEMPOTENCY_TTL: "1" }).idempotencyTtlSeconds).toBe(1);
+    expect(loadConfig({ SSE_SECRET: SECRET, SSE_IDEMPOTENCY_TTL: "604800" }).idempotencyTtlSeconds).toBe(604800);
+  });
+
   test("empty values count as unset", () => {
     expect(loadConfig({ SSE_SECRET: SECRET, PORT: "" }).port).toBe(8000);
   });
@@ -89,6 +98,9 @@ describe("loadConfig", () => {
     [{ SSE_SECRET: SECRET, LOG_LEVEL: "loud" }, /^LOG_LEVEL /],
     [{ SSE_SECRET: SECRET, SSE_DENO_SERVER: "hyper" }, /^SSE_DENO_SERVER must be serve .* the own http1 server was removed/],
     [{ SSE_SECRET: SECRET, SSE_MAX_BUFFERED_EVENTS: "0" }, /^SSE_MAX_BUFFERED_EVENTS must be at least 1/],
+    [{ SSE_SECRET: SECRET, SSE_IDEMPOTENCY_TTL: "0" }, /^SSE_IDEMPOTENCY_TTL must be at least 1/],
+    [{ SSE_SECRET: SECRET, SSE_IDEMPOTENCY_TTL: "604801" }, /^SSE_IDEMPOTENCY_TTL must be at most 604800/],
+    [{ SSE_SECRET: SECRET, SSE_IDEMPOTENCY_TTL: "5m" }, /^SSE_IDEMPOTENCY_TTL must be a whole number/],
   ];
   for (const [env, message] of bad) {
     test(`rejects ${JSON.stringify(env).replace(SECRET, "<secret>")}`, () => {

@@ -150,6 +150,31 @@ describe("parseSubmit", () => {
   test("an empty submission is valid", () => {
     expect(parseSubmit(encode({ events: [] }), limits).events).toEqual([]);
   });
+
+  test("an idempotency id: map form in either order, positional as a trailing element, nil as none", () => {
+    expect(parseSubmit(encode({ id: "order-42", events: [event] }), limits)).toEqual({ events: [event], id: "order-42" });
+    expect(parseSubmit(encode({ events: [event], id: "order-42" }), limits)).toEqual({ events: [event], id: "order-42" });
+    expect(parseSubmit(encode([[["t", "e", "d"]], "order-42"]), limits).id).toBe("order-42");
+    expect(parseSubmit(encodeOldStyle({ events: [], id: "é".repeat(100) }), limits).id).toBe("é".repeat(100));
+    expect(parseSubmit(encode({ events: [], id: utf8("bin") }), limits).id).toBe("bin");
+    expect(parseSubmit(encode({ events: [], id: "x", extra: 1 }), limits).id).toBe("x"); // via the schema
+    for (const none of [encode([[]]), encode([[], null]), encode({ events: [], id: null })]) {
+      const parsed = parseSubmit(none, limits);
+      expect(parsed).toEqual({ events: [] });
+      expect("id" in parsed).toBe(false);
+    }
+  });
+
+  test("a bad id is a 400 naming it: empty, over 200 bytes, not a string, not UTF-8", () => {
+    expect(parseSubmit(encode({ events: [], id: "x".repeat(200) }), limits).id).toHaveLength(200);
+    const bad = /^invalid payload: id: /;
+    for (const id of ["", "x".repeat(201), "é".repeat(101), 42, [], new Uint8Array([0xc3, 0x28])]) {
+      rejects(() => parseSubmit(encode({ events: [event], id }), limits), bad);
+      rejects(() => parseSubmit(encode([[event], id]), limits), bad);
+    }
+    rejects(() => parseSubmit(encode({ events: [], id: 1 }), limits), /id: expected a string/);
+    rejects(() => parseSubmit(encode({ events: [], id: "" }), limits), /id: must be 1 to 200 bytes of UTF-8/);
+  });
 });
 
 describe("the hand-read fast path accepts exactly what the schemas accept", () => {
@@ -230,6 +255,13 @@ describe("the hand-read fast path accepts exactly what the schemas accept", () =
 
   test("submit payloads", () => {
     agreesWithSchema(struct({ events: list(event) }), submitSchema, (p) => parseSubmit(p, roomy), (data) => data);
+  });
+
+  test("submit payloads with an id", () => {
+    // Ids near the rules too: nil, empty, at and past 200 bytes (ASCII and two-byte UTF-8).
+    const id = fc.oneof(text, fc.constantFrom("x".repeat(200), "x".repeat(201), "é".repeat(100), "é".repeat(101), "a\nb"));
+    const shapes = fc.oneof(struct({ events: list(event), id }), struct({ id, events: list(event) }));
+    agreesWithSchema(shapes, submitSchema, (p) => parseSubmit(p, roomy), (data) => data);
   });
 
   test("submit payloads: an event's size is that of the strings the schema reads", () => {

@@ -1,20 +1,23 @@
 /** One instance, no broker: a submission is delivered to the local hub at once. */
 import type { SseEvent } from "../sse.ts";
-import type { Transport, TransportSink } from "./transport.ts";
+import { RecentIds } from "./recent-ids.ts";
+import type { Idempotency, PublishOutcome, Transport, TransportSink } from "./transport.ts";
 
 export class MemoryTransport implements Transport {
   readonly ready = true;
   /** The process keeps its own history (src/history.ts). */
   readonly sharedHistory = undefined;
   readonly #sink: TransportSink;
+  readonly #recentIds = new RecentIds();
 
   constructor(sink: TransportSink) {
     this.#sink = sink;
   }
 
-  publish(events: readonly SseEvent[]): Promise<void> {
+  publish(events: readonly SseEvent[], once?: Idempotency): Promise<PublishOutcome> {
+    if (once && !this.#recentIds.claim(once.id, once.ttlMs)) return Promise.resolve("replayed");
     this.#sink.deliver(events);
-    return Promise.resolve();
+    return Promise.resolve("published");
   }
 
   topicOpened(): void {}

@@ -19,10 +19,13 @@ import { randomEpoch } from "../position.ts";
 import type { SseEvent } from "../sse.ts";
 import type { Broker, BrokerEvents, ConnectBroker } from "./redis/broker.ts";
 import { POSITIONS_PER_MS, RedisHistory } from "./redis/history.ts";
+import { idKey, publishOnce } from "./redis/once.ts";
 import { decodeBatch, decodeNumberedRun, encodeBatch, topicGroups, topicRuns, WireError } from "./redis/wire.ts";
 import {
   sharesHistory,
   TransportUnavailable,
+  type Idempotency,
+  type PublishOutcome,
   type SharedHistory,
   type SharedStart,
   type Transport,
@@ -112,34 +115,57 @@ export class RedisTransport implements Transport {
     return this.#broker !== undefined;
   }
 
-  async publish(events: readonly SseEvent[]): Promise<void> {
+  async publish(events: readonly SseEvent[], once?: Idempotency): Promise<PublishOutcome> {
     const broker = this.#broker;
     if (!broker) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
-    if (events.length === 0) return;
-    if (this.#history) return this.#publishAndStore(broker, events);
+    if (events.length === 0 && !once) return "published";
+    const key = once && { key: idKey(this.#channelPrefix, once.id), ttlMs: once.ttlMs };
+    const run = broker.runScript;
+    // An empty submission with an id only claims the id (below): nothing to number or store.
+    if (this.#history && events.length > 0) {
+      if (!run) throw new Error("a shared history needs a broker that runs scripts");
+      // Stores and publishes in one script (only if the id is new): 200 only when both happened.
+      const history = this.#history;
+      const stored = await this.#command(broker, "Redis did not answer the submission", () => history.append(run, topicRuns(events), key));
+      return stored ? "published" : "replayed";
+    }
     const batches = broker.ordersAcrossChannels ? topicRuns(events) : topicGroups(events);
     const messages = batches.map(({ topic, events: batch }) => ({
       channel: this.#channelPrefix + topic,
       payload: encodeBatch(batch),
     }));
-    try {
-      await withTimeout(broker.publish(messages), COMMAND_TIMEOUT_MS, "Redis did not answer the publish");
-    } catch (error) {
-      if (error instanceof TimeoutError) this.#lost(broker, error);
-      this.#logger.warn("redis publish failed", { error: String(error) });
-      throw new TransportUnavailable("event broker (Redis) did not take the events; retry later");
+    if (!key) {
+      await this.#command(broker, "Redis did not answer the publish", () => broker.publish(messages));
+      return "published";
     }
+    if (run) {
+      // One node: the id's key and the publishes in one script.
+      const published = await this.#command(broker, "Redis did not answer the publish", () => publishOnce(run, key.key, key.ttlMs, messages));
+      return published ? "published" : "replayed";
+    }
+    // A cluster: the id's key and the topics' channels live on different shards, so no
+    // script spans them. Claimed first (so two instances never both deliver), given back
+    // if the publish fails (so the client's retry is delivered). Not one atomic step: see README.
+    const claimed = await this.#command(broker, "Redis did not answer the claim", () => broker.claim(key.key, key.ttlMs));
+    if (!claimed) return "replayed";
+    try {
+      await this.#command(broker, "Redis did not answer the publish", () => broker.publish(messages));
+    } catch (error) {
+      await broker.release(key.key).catch((releaseError: unknown) =>
+        this.#logger.warn("redis could not give back a submission id after a failed publish", { error: String(releaseError) }),
+      );
+      throw error;
+    }
+    return "published";
   }
 
-  /** Stores and publishes in one script: 200 only when both happened. */
-  async #publishAndStore(broker: Broker, events: readonly SseEvent[]): Promise<void> {
-    const run = broker.runScript;
-    if (!run || !this.#history) throw new Error("a shared history needs a broker that runs scripts");
+  /** One submission command, bounded in time: any failure is TransportUnavailable (a timeout also a lost connection). */
+  async #command<T>(broker: Broker, timeoutMessage: string, command: () => Promise<T>): Promise<T> {
     try {
-      await withTimeout(this.#history.append(run, topicRuns(events)), COMMAND_TIMEOUT_MS, "Redis did not answer the submission");
+      return await withTimeout(command(), COMMAND_TIMEOUT_MS, timeoutMessage);
     } catch (error) {
       if (error instanceof TimeoutError) this.#lost(broker, error);
-      this.#logger.warn("redis did not store the submission", { error: String(error) });
+      this.#logger.warn("redis did not take the submission", { error: String(error) });
       throw new TransportUnavailable("event broker (Redis) did not take the events; retry later");
     }
   }

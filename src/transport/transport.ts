@@ -13,9 +13,10 @@ export interface Transport extends TopicInterest {
   /**
    * Takes a whole, validated submission. Resolves once the events are sure to reach
    * every subscriber of their topics; rejects with TransportUnavailable if they are not
-   * taken at all (never half of them).
+   * taken at all (never half of them). With `once`, the check that its id is new and the
+   * publish are one step: "replayed" (nothing delivered) if the id was taken within its TTL.
    */
-  publish(events: readonly SseEvent[]): Promise<void>;
+  publish(events: readonly SseEvent[], once?: Idempotency): Promise<PublishOutcome>;
   /** False while this instance cannot deliver correctly (e.g. its broker is gone). */
   readonly ready: boolean;
   /**
@@ -25,6 +26,14 @@ export interface Transport extends TopicInterest {
   readonly sharedHistory: SharedHistory | undefined;
   close(): Promise<void>;
 }
+
+/** A submission's id and how long it is remembered. */
+export interface Idempotency {
+  readonly id: string;
+  readonly ttlMs: number;
+}
+
+export type PublishOutcome = "published" | "replayed";
 
 /** Events kept by the broker, numbered in one order for every instance. */
 export interface SharedHistory {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { numSub, readiness, shardNumSub, startRedisCluster, waitUntil, type RedisCluster } from "../helpers/redis.ts";
 import { expectHealthy, postSubmit, RUNTIMES, startServer, type RunningServer } from "../helpers/server.ts";
 import { suiteClient } from "../helpers/clients.ts";
-import { submitToken } from "../helpers/tokens.ts";
+import { mint, submitToken } from "../helpers/tokens.ts";
 
 describe("clustering through Redis Cluster (sharded pub/sub)", () => {
   let cluster: RedisCluster;
@@ -91,6 +91,29 @@ describe("clustering through Redis Cluster (sharded pub/sub)", () => {
     same.close();
     elsewhere.close();
   });
+
+  test("the same id to every instance at once, topics on every shard: delivered once", async () => {
+    const streams = await Promise.all(servers.map((server) => subscribe(server, topics)));
+    await waitUntil(() => topics.every((topic) => shardSubscribers(topic) === 3), 5000, "sharded subscriptions");
+    const submitOnce = async (server: RunningServer, id: string, data: string) => {
+      const payload = { id, events: topics.map((topic) => ({ topic, event: topic, data })) };
+      const response = await postSubmit(server, mint(payload));
+      return `${response.status} ${await response.text()}`;
+    };
+    const answers = await Promise.all(servers.map((server) => submitOnce(server, "sharded-once", `from ${server.runtime}`)));
+    expect(answers).toEqual(servers.map(() => "200 OK"));
+    expect(await submitOnce(servers[0]!, "sharded-other", "other")).toBe("200 OK");
+    await submit(servers[1]!, topics.map((topic) => ({ topic, event: topic, data: "marker" })));
+    const received = await Promise.all(streams.map((stream) => stream.next(3 * topics.length, 10_000)));
+    const winner = received[0]![0]!.data;
+    expect(winner).toMatch(/^from /);
+    for (const events of received) {
+      for (const topic of topics) {
+        expect(events.filter((e) => e.event === topic).map((e) => e.data)).toEqual([winner, "other", "marker"]);
+      }
+    }
+    for (const stream of streams) stream.close();
+  }, 20_000);
 
   test("a shard lost: not ready, streams closed, 503; back: recovered without restart", async () => {
     const streams = await Promise.all(servers.map((server) => subscribe(server, topics)));

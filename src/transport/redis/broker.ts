@@ -29,6 +29,13 @@ export interface Broker {
    * on the publishing connection, so it is ordered with publishes.
    */
   readonly runScript: RunScript | undefined;
+  /**
+   * Sets `key` (for `ttlMs`) unless it exists: true if this call set it. Where no script
+   * can publish in the same step (a cluster), a submission id is claimed with this first.
+   */
+  claim(key: string, ttlMs: number): Promise<boolean>;
+  /** Deletes `key`: a claim given back because its publish failed. */
+  release(key: string): Promise<void>;
   /** Resolves once the engine has acknowledged the subscription. */
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;

@@ -34,7 +34,7 @@ export interface LuaScript {
 }
 
 /** Runs a script on the node: EVALSHA, falling back to EVAL when the node lacks it. */
-export type RunScript = (script: LuaScript, keys: readonly string[], args: readonly string[]) => Promise<unknown>;
+export type RunScript = (script: LuaScript, keys: readonly string[], args: readonly (string | Uint8Array)[]) => Promise<unknown>;
 
 const script = (source: string): LuaScript => ({ source, sha1: createHash("sha1").update(source).digest("hex") });
 
@@ -61,20 +61,23 @@ local ttl = tonumber(ARGV[2])
 `;
 
 /**
- * KEYS: clock, then per run its topic's stream and trim mark.
- * ARGV: epoch candidate, TTL ms, per-topic count, channel prefix, then per run:
- * topic, event count, then event and data of each event.
+ * KEYS: clock, then per run its topic's stream and trim mark, then (with an id) the id's key.
+ * ARGV: epoch candidate, TTL ms, per-topic count, channel prefix, the id's TTL ms ('' for
+ * no id), then per run: topic, event count, then event and data of each event.
+ * Returns 1, or 0 without storing or publishing anything if the id's key exists (a replay).
  * Publishes each run as msgpack [epoch, ms, n, topic, event, data, ...], (ms, n) being its
  * first event's position; the others follow consecutively.
  */
 export const APPEND_SCRIPT = script(`${CLOCK}
 local perTopic = tonumber(ARGV[3])
 local prefix = ARGV[4]
+local once = ARGV[5]
+if once ~= '' and not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', once) then return 0 end
 local function advance()
   n = n + 1
   if n == ${POSITIONS_PER_MS} then ms = ms + 1; n = 0 end
 end
-local a, k = 5, 2
+local a, k = 6, 2
 while a <= #ARGV do
   local topic, count = ARGV[a], tonumber(ARGV[a + 1])
   local stream, mark = KEYS[k], KEYS[k + 1]
@@ -163,21 +166,26 @@ export class RedisHistory {
     this.#epochCandidate = epochCandidate;
   }
 
-  /** Stores and publishes a submission's runs, in one script. */
-  append(run: RunScript, runs: readonly TopicBatch[]): Promise<unknown> {
+  /**
+   * Stores and publishes a submission's runs, in one script; with `once` (the id's key and
+   * TTL) only if that key is not taken. True if stored and published.
+   */
+  async append(run: RunScript, runs: readonly TopicBatch[], once?: { key: string; ttlMs: number }): Promise<boolean> {
     const keys = [this.#clockKey];
     const args = [
       this.#epochCandidate,
       String(this.#limits.maxAgeMs),
       String(this.#limits.perTopic),
       this.#prefix,
+      once ? String(once.ttlMs) : "",
     ];
     for (const { topic, events } of runs) {
       keys.push(this.#streamKey(topic), this.#markKey(topic));
       args.push(topic, String(events.length));
       for (const { event, data } of events) args.push(event, data);
     }
-    return run(APPEND_SCRIPT, keys, args);
+    if (once) keys.push(once.key);
+    return (await run(APPEND_SCRIPT, keys, args)) === 1;
   }
 
   /** Reads the cursor and, for a resume, what the client missed; see SharedHistory.start. */

@@ -46,6 +46,12 @@ export async function connectCluster(seeds: readonly string[], events: BrokerEve
       await Promise.all(messages.map(({ channel, payload }) => cluster.sPublish(channel, asBuffer(payload))));
     },
     runScript: undefined, // a script's keys must share one slot; topics do not
+    async claim(key: string, ttlMs: number) {
+      return (await cluster.set(key, "1", { condition: "NX", expiration: { type: "PX", value: ttlMs } })) !== null;
+    },
+    async release(key: string) {
+      await cluster.del(key);
+    },
     subscribe: (channel) => cluster.sSubscribe(channel, listener, true),
     unsubscribe: (channel) => cluster.sUnsubscribe(channel, listener, true),
     async ping() {

@@ -44,8 +44,8 @@ export async function connectSingleNode(url: string, events: BrokerEvents): Prom
       for (const { channel, payload } of messages) transaction.publish(channel, asBuffer(payload));
       await transaction.exec();
     },
-    async runScript(script: LuaScript, keys: readonly string[], args: readonly string[]) {
-      const options = { keys: [...keys], arguments: [...args] };
+    async runScript(script: LuaScript, keys: readonly string[], args: readonly (string | Uint8Array)[]) {
+      const options = { keys: [...keys], arguments: args.map((arg) => (typeof arg === "string" ? arg : asBuffer(arg))) };
       try {
         return await publisher.evalSha(script.sha1, options);
       } catch (error) {
@@ -53,6 +53,12 @@ export async function connectSingleNode(url: string, events: BrokerEvents): Prom
         if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
         return await publisher.eval(script.source, options);
       }
+    },
+    async claim(key: string, ttlMs: number) {
+      return (await publisher.set(key, "1", { condition: "NX", expiration: { type: "PX", value: ttlMs } })) !== null;
+    },
+    async release(key: string) {
+      await publisher.del(key);
     },
     subscribe: (channel) => subscriber.subscribe(channel, listener, true),
     unsubscribe: (channel) => subscriber.unsubscribe(channel, listener, true),
