@@ -1,0 +1,252 @@
+// @ts-check
+/**
+ * sse-server's browser client: one ES module, no dependencies. `subscribe()` behaves like
+ * an `EventSource` that never loses an event: it keeps the last event id, reconnects with
+ * `lastEventId=` in the query (a fresh URL, so a fresh token, each time), backs off with
+ * full jitter on failures, and shares one connection between the tabs of a browser.
+ * Built on `fetch()` (an EventSource shows neither the status of a failure nor its last
+ * id to a new EventSource). Types: ./client.d.ts.
+ */
+
+/**
+ * @typedef {{ id?: string, event?: string, data?: string }} SseMessage
+ *   What one blank line dispatches: `data` is absent when the message had no `data:` line
+ *   (then only its `id`, if any, counts), `event` when it had no name.
+ * @typedef {() => string | URL | Promise<string | URL>} UrlFunction
+ * @typedef {{ baseMs: number, capMs: number, serverRetryMs?: number }} BackoffOptions
+ */
+
+const LINE_BREAK = /\r\n|\r|\n/g;
+
+/**
+ * A streaming parser for `text/event-stream` (WHATWG HTML, "Server-sent events"): feed it
+ * decoded text in chunks cut anywhere; it calls `onMessage` at each blank line that ends
+ * a message with a field, and `onRetry` for a valid `retry:`.
+ * @param {(message: SseMessage) => void} onMessage
+ * @param {(ms: number) => void} [onRetry]
+ */
+export function createSseParser(onMessage, onRetry) {
+  let buffer = "";
+  let afterCarriageReturn = false;
+  /** @type {SseMessage} */
+  let message = {};
+
+  /** @param {string} line */
+  function processLine(line) {
+    if (line === "") {
+      if (message.data !== undefined || message.id !== undefined) onMessage(message);
+      message = {};
+      return;
+    }
+    if (line.charCodeAt(0) === 58) return; // ":" starts a comment
+    const colon = line.indexOf(":");
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? "" : line.slice(colon + 1);
+    if (value.charCodeAt(0) === 32) value = value.slice(1);
+    if (field === "data") message.data = message.data === undefined ? value : `${message.data}\n${value}`;
+    else if (field === "event") message.event = value || undefined;
+    else if (field === "id") {
+      if (!value.includes("\0")) message.id = value;
+    } else if (field === "retry" && /^\d+$/.test(value)) onRetry?.(Number(value));
+  }
+
+  return {
+    /** @param {string} text */
+    feed(text) {
+      // A CR that ended the last chunk may be the first half of a CRLF.
+      if (afterCarriageReturn && text.charCodeAt(0) === 10) text = text.slice(1);
+      if (text === "") return;
+      afterCarriageReturn = false;
+      buffer += text;
+      let start = 0;
+      LINE_BREAK.lastIndex = 0;
+      for (let match = LINE_BREAK.exec(buffer); match; match = LINE_BREAK.exec(buffer)) {
+        processLine(buffer.slice(start, match.index));
+        start = LINE_BREAK.lastIndex;
+      }
+      afterCarriageReturn = buffer.charCodeAt(buffer.length - 1) === 13;
+      buffer = buffer.slice(start);
+    },
+    /** Forgets a partial message (a new connection starts a new stream). */
+    reset() {
+      buffer = "";
+      afterCarriageReturn = false;
+      message = {};
+    },
+  };
+}
+
+/**
+ * How long to wait before reconnecting. After a stream that worked (`failures` 0), the
+ * server's `retry:` (it draws one per stream, so clients spread out), else up to `baseMs`.
+ * After failures, full jitter: random in [0, min(cap, base·2^failures)), never below the
+ * server's `retry:`.
+ * @param {number} failures consecutive failed attempts
+ * @param {BackoffOptions} options
+ * @param {() => number} [random]
+ */
+export function backoffDelay(failures, { baseMs, capMs, serverRetryMs }, random = Math.random) {
+  if (failures <= 0) return serverRetryMs ?? Math.floor(random() * baseMs);
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(failures, 30));
+  return Math.max(serverRetryMs ?? 0, Math.floor(random() * ceiling));
+}
+
+/** An HTTP answer that is not a stream: the error event carries its status. */
+class StreamRefused extends Error {
+  /** @param {number} status */
+  constructor(status) {
+    super(`the server answered ${status}`);
+    this.status = status;
+  }
+}
+
+/**
+ * Resolves `source` to the URL to open now, with the last event id in the query.
+ * @param {string | URL | UrlFunction} source
+ * @param {string | undefined} lastEventId
+ */
+async function streamUrl(source, lastEventId) {
+  const url = new URL(String(typeof source === "function" ? await source() : source), globalThis.location?.href);
+  if (lastEventId !== undefined) url.searchParams.set("lastEventId", lastEventId);
+  return url;
+}
+
+/** @param {number} ms @param {AbortSignal} signal */
+const sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(timer), resolve(undefined)), { once: true });
+  });
+
+/**
+ * @typedef {{ type: "open" } | { type: "error", status?: number, message: string }
+ *   | { type: "message", event: string, data: string, id?: string }
+ *   | { type: "id", id: string }} StreamSignal
+ */
+
+/**
+ * Holds one stream open until `signal` aborts: connects, parses, reconnects after a
+ * backoff, each time from the last id `lastId()` gives.
+ * @param {string | URL | UrlFunction} source
+ * @param {() => string | undefined} lastId
+ * @param {(signal: StreamSignal) => void} emit
+ * @param {{ baseMs: number, capMs: number, random: () => number }} backoff
+ * @param {AbortSignal} signal
+ */
+async function holdStream(source, lastId, emit, backoff, signal) {
+  let failures = 0;
+  /** @type {number | undefined} */
+  let serverRetryMs;
+  while (!signal.aborted) {
+    let delivered = false;
+    try {
+      const url = await streamUrl(source, lastId());
+      const response = await fetch(url, { headers: { Accept: "text/event-stream" }, cache: "no-store", signal });
+      const type = response.headers.get("content-type") ?? "";
+      if (!response.ok || !response.body || !type.startsWith("text/event-stream")) {
+        response.body?.cancel().catch(() => {});
+        throw new StreamRefused(response.status);
+      }
+      emit({ type: "open" });
+      const parser = createSseParser(
+        (message) => {
+          delivered = true;
+          if (message.data === undefined) {
+            if (message.id !== undefined) emit({ type: "id", id: message.id });
+            return;
+          }
+          emit({ type: "message", event: message.event ?? "message", data: message.data, id: message.id });
+        },
+        (ms) => (serverRetryMs = ms),
+      );
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) parser.feed(chunk.value);
+      if (signal.aborted) return;
+      emit({ type: "error", message: "the stream ended" });
+    } catch (error) {
+      if (signal.aborted) return;
+      const status = error instanceof StreamRefused ? error.status : undefined;
+      emit({ type: "error", status, message: error instanceof Error ? error.message : String(error) });
+    }
+    // A stream that carried an id or event worked; one that did not counts as a failure.
+    failures = delivered ? 0 : failures + 1;
+    await sleep(backoffDelay(failures, { ...backoff, serverRetryMs }, backoff.random), signal);
+  }
+}
+
+/** The tab-sharing protocol's messages, on a BroadcastChannel named after the source. */
+const CHANNEL_PREFIX = "sse-server:";
+
+/**
+ * A stream as an `EventSource`-like target: `message` and named events (MessageEvent with
+ * `data` and `lastEventId`), `open`, `reset` (a named event too: the server could not
+ * resume, resync), and `error` (an Event with `status` when the server answered).
+ */
+class Subscription extends EventTarget {
+  /** @type {string | undefined} */
+  #lastEventId;
+  #closed = new AbortController();
+  /** @type {BroadcastChannel | undefined} */
+  #channel;
+
+  /**
+   * @param {string | URL | UrlFunction} source
+   * @param {import("./client.d.ts").SubscribeOptions} options
+   */
+  constructor(source, options) {
+    super();
+    this.#lastEventId = options.lastEventId;
+    const backoff = { baseMs: options.backoffBaseMs ?? 1000, capMs: options.backoffCapMs ?? 30_000, random: options.random ?? Math.random };
+    const key = options.shareKey ?? (typeof source === "function" ? undefined : new URL(String(source), globalThis.location?.href).href);
+    const canShare = typeof BroadcastChannel === "function" && typeof navigator !== "undefined" && navigator.locks;
+    const run = (/** @type {(signal: StreamSignal) => void} */ emit) =>
+      holdStream(source, () => this.#lastEventId, emit, backoff, this.#closed.signal);
+    if (options.share === false || key === undefined || !canShare) {
+      run((s) => this.#receive(s));
+      return;
+    }
+    // Every tab waits for the lock; the one holding it holds the stream and relays it.
+    const channel = (this.#channel = new BroadcastChannel(CHANNEL_PREFIX + key));
+    channel.onmessage = (event) => this.#receive(/** @type {StreamSignal} */ (event.data));
+    navigator.locks
+      .request(CHANNEL_PREFIX + key, { signal: this.#closed.signal }, () =>
+        run((s) => {
+          this.#receive(s);
+          if (!this.#closed.signal.aborted) channel.postMessage(s);
+        }),
+      )
+      .catch(() => {}); // aborted while waiting: this tab closed the subscription
+  }
+
+  get lastEventId() {
+    return this.#lastEventId ?? "";
+  }
+
+  /** @param {StreamSignal} s */
+  #receive(s) {
+    if (this.#closed.signal.aborted) return;
+    if (s.type === "open") this.dispatchEvent(new Event("open"));
+    else if (s.type === "error") this.dispatchEvent(Object.assign(new Event("error"), { status: s.status, message: s.message }));
+    else {
+      if (s.id !== undefined) this.#lastEventId = s.id;
+      if (s.type === "message") this.dispatchEvent(new MessageEvent(s.event, { data: s.data, lastEventId: this.lastEventId }));
+    }
+  }
+
+  close() {
+    this.#closed.abort();
+    this.#channel?.close();
+  }
+}
+
+/**
+ * Subscribes to a stream. `source`: the SSE URL, an app route that redirects to it, or a
+ * function returning one (called again for every connection, so each gets a fresh token).
+ * @param {string | URL | UrlFunction} source
+ * @param {import("./client.d.ts").SubscribeOptions} [options]
+ * @returns {import("./client.d.ts").Subscription}
+ */
+export function subscribe(source, options = {}) {
+  // The typed listener overloads of client.d.ts narrow EventTarget's `Event`.
+  return /** @type {import("./client.d.ts").Subscription} */ (/** @type {unknown} */ (new Subscription(source, options)));
+}
