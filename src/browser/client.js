@@ -178,6 +178,12 @@ async function holdStream(source, lastId, emit, backoff, signal) {
 const CHANNEL_PREFIX = "sse-server:";
 
 /**
+ * What travels between tabs: the leader's stream signals (`to`: for one tab only), and a
+ * joining tab's hello.
+ * @typedef {(StreamSignal & { to?: string }) | { type: "hello", from: string, to?: undefined }} Relayed
+ */
+
+/**
  * A stream as an `EventSource`-like target: `message` and named events (MessageEvent with
  * `data` and `lastEventId`), `open`, `reset` (a named event too: the server could not
  * resume, resync), and `error` (an Event with `status` when the server answered).
@@ -206,15 +212,28 @@ class Subscription extends EventTarget {
       return;
     }
     // Every tab waits for the lock; the one holding it holds the stream and relays it.
+    // A tab that joins says hello, and hears `open` from the leader if the stream is up.
     const channel = (this.#channel = new BroadcastChannel(CHANNEL_PREFIX + key));
-    channel.onmessage = (event) => this.#receive(/** @type {StreamSignal} */ (event.data));
+    const tab = Math.random().toString(36).slice(2);
+    let leading = false;
+    let connected = false;
+    channel.onmessage = ({ data }) => {
+      const message = /** @type {Relayed} */ (data);
+      if (!leading) {
+        if (message.to === undefined || message.to === tab) this.#receive(message);
+      } else if (message.type === "hello" && connected) channel.postMessage({ type: "open", to: message.from });
+      // A leader ignores relays still in flight from the one before: it resumes from its own last id.
+    };
+    channel.postMessage({ type: "hello", from: tab });
     navigator.locks
-      .request(CHANNEL_PREFIX + key, { signal: this.#closed.signal }, () =>
-        run((s) => {
+      .request(CHANNEL_PREFIX + key, { signal: this.#closed.signal }, () => {
+        leading = true;
+        return run((s) => {
+          if (s.type === "open" || s.type === "error") connected = s.type === "open";
           this.#receive(s);
           if (!this.#closed.signal.aborted) channel.postMessage(s);
-        }),
-      )
+        });
+      })
       .catch(() => {}); // aborted while waiting: this tab closed the subscription
   }
 
@@ -222,9 +241,9 @@ class Subscription extends EventTarget {
     return this.#lastEventId ?? "";
   }
 
-  /** @param {StreamSignal} s */
+  /** @param {Relayed} s */
   #receive(s) {
-    if (this.#closed.signal.aborted) return;
+    if (this.#closed.signal.aborted || s.type === "hello") return;
     if (s.type === "open") this.dispatchEvent(new Event("open"));
     else if (s.type === "error") this.dispatchEvent(Object.assign(new Event("error"), { status: s.status, message: s.message }));
     else {
