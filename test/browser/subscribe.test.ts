@@ -135,3 +135,113 @@ describe("subscribe() through a proxy that drops connections", () => {
     await Promise.all([redirected.close(), fromFunction.close()]);
   }, 60_000);
 });
+
+describe("subscribe() across a server that goes away (two instances behind one Redis)", () => {
+  let redis: RedisNode;
+  let servers: RunningServer[];
+  let current: RunningServer;
+  let app: AppOrigin;
+  let page: Page;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    servers = await Promise.all(["bun", "node"].map((runtime) => startServer(runtime as "bun" | "node", { env: { ...FAST_RETRY, REDIS_URL: redis.url } })));
+    current = servers[0]!;
+    // The app redirects to whichever instance is up, passing the page's lastEventId on.
+    app = serveAppOrigin((lastEventId) => new SseClient({ url: current.url, secret: SECRET_HEX }).subscribeUrl([TOPIC], { lastEventId }));
+    page = await newPage(browser);
+    await page.goto(app.url);
+  });
+  afterAll(async () => {
+    await page?.close();
+    await app?.stop();
+    for (const server of servers ?? []) await server.stop();
+    await redis?.stop();
+  });
+
+  test("the instance it is on shuts down mid-flow: it resumes on the other from Redis, no gap, no duplicate", async () => {
+    const [first, second] = servers as [RunningServer, RunningServer];
+    const subscription = await openPageSubscription(page, `${second.url}/client.js`, `${app.url}events`, { share: false });
+    await subscription.opened();
+    await until(async () => (await openStreams(first)) === 1, "the page's stream is on the first instance");
+    await submitRange(second, 1, 20);
+    await subscription.events(20);
+
+    // Events keep coming through the second instance while the first drains and exits.
+    const publishing = (async () => {
+      for (let i = 21; i <= 120; i++) {
+        await submitRange(second, i, i);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    current = second;
+    expect(await first.stop("SIGTERM")).toBe(0);
+    await publishing;
+    await subscription.events(120);
+    const record = await subscription.snapshot();
+    expect(datas(record)).toEqual(range(1, 120));
+    expect(record.opens).toBe(2);
+    expect(await openStreams(second)).toBe(1);
+    // The reconnect through the app carried an id the page had seen.
+    expect(record.events.map((e) => e.lastEventId)).toContain(app.redirected[1]!);
+    await subscription.close();
+  }, 60_000);
+});
+
+describe("subscribe() shared by the tabs of a browser", () => {
+  let server: RunningServer;
+  let app: AppOrigin;
+  let context: BrowserContext;
+
+  beforeAll(async () => {
+    server = await startServer("bun", { env: FAST_RETRY });
+    const sse = new SseClient({ url: server.url, secret: SECRET_HEX });
+    app = serveAppOrigin((lastEventId) => sse.subscribeUrl([TOPIC], { lastEventId }));
+    context = await browser.newContext();
+  });
+  afterAll(async () => {
+    await context?.close();
+    await app?.stop();
+    if (server) await expectHealthy(server);
+    await server?.stop();
+  });
+
+  test("8 tabs, one connection: every tab gets all 500 events in order; the leader's tab closes and another takes over with no gap or duplicate", async () => {
+    const pages = await Promise.all(Array.from({ length: 8 }, () => context.newPage()));
+    for (const page of pages) await page.goto(app.url);
+    const subscribeIn = (page: Page) => openPageSubscription(page, `${server.url}/client.js`, `${app.url}events`);
+    // The first tab to subscribe takes the lock: it is the leader.
+    const leader = await subscribeIn(pages[0]!);
+    await leader.opened();
+    const followers = await Promise.all(pages.slice(1).map(subscribeIn));
+    await Promise.all(followers.map((f) => f.opened()));
+    expect(await openStreams(server)).toBe(1);
+
+    await submitRange(server, 1, 500, 50);
+    for (const tab of [leader, ...followers]) {
+      await tab.events(500);
+      expect(datas(await tab.snapshot())).toEqual(range(1, 500));
+    }
+    expect(await openStreams(server)).toBe(1);
+
+    // Events keep coming while the leader's tab closes.
+    const publishing = (async () => {
+      for (let i = 501; i <= 700; i++) {
+        await submitRange(server, i, i);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    await pages[0]!.close();
+    await publishing;
+    for (const tab of followers) {
+      await tab.events(700);
+      expect(datas(await tab.snapshot())).toEqual(range(1, 700));
+    }
+    await until(async () => (await openStreams(server)) === 1, "one stream is open again");
+    // One hand-over: the new leader reconnected once, from the last id it had.
+    expect(app.redirected.length).toBe(2);
+    expect((await followers[0]!.snapshot()).events.map((e) => e.lastEventId)).toContain(app.redirected[1]!);
+  }, 60_000);
+});
