@@ -245,3 +245,68 @@ describe("subscribe() shared by the tabs of a browser", () => {
     expect((await followers[0]!.snapshot()).events.map((e) => e.lastEventId)).toContain(app.redirected[1]!);
   }, 60_000);
 });
+
+describe("subscribe() against a server that refuses", () => {
+  let server: RunningServer;
+  let app: AppOrigin;
+  let page: Page;
+  let refusing = true;
+
+  beforeAll(async () => {
+    server = await startServer("bun", { env: { ...FAST_RETRY, SSE_MAX_STREAMS: "1" } });
+    const sse = new SseClient({ url: server.url, secret: SECRET_HEX });
+    // While `refusing`, the app hands out URLs with a token the server rejects (401).
+    app = serveAppOrigin((lastEventId) => (refusing ? `${server.url}/events?token=forged` : sse.subscribeUrl([TOPIC], { lastEventId })));
+    page = await newPage(browser);
+    await page.goto(app.url);
+  });
+  afterAll(async () => {
+    await page?.close();
+    await app?.stop();
+    if (server) await expectHealthy(server);
+    await server?.stop();
+  });
+
+  test("401s: `error` with the status each time, attempts backing off (no tight loop), then the stream once it is allowed", async () => {
+    const subscription = await openPageSubscription(page, `${server.url}/client.js`, { urlFrom: `${app.url}stream-url` }, {
+      share: false,
+      backoffBaseMs: 100,
+      backoffCapMs: 2000,
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    const refused = await subscription.snapshot();
+    // Full jitter under 200, 400, 800, 1600, 2000… ms: about 5 attempts in 3 s expected, never dozens.
+    expect(refused.errors.length).toBeGreaterThanOrEqual(2);
+    expect(refused.errors.length).toBeLessThanOrEqual(15);
+    expect(new Set(refused.errors)).toEqual(new Set([401]));
+    expect(refused.opens).toBe(0);
+
+    refusing = false;
+    await subscription.opened();
+    await submitRange(server, 1, 3);
+    expect(datas({ ...refused, events: await subscription.events(3) })).toEqual(range(1, 3));
+    await subscription.close();
+  }, 30_000);
+
+  test("a full server's `retry:`-only answer is honoured: the second page waits its turn, then gets its events", async () => {
+    const [pageA, pageB] = [page, await newPage(browser)];
+    await pageB.goto(app.url);
+    const first = await openPageSubscription(pageA, `${server.url}/client.js`, `${app.url}events`, { share: false });
+    await first.opened();
+    await until(async () => (await openStreams(server)) === 1, "the first stream is open");
+    // SSE_MAX_STREAMS=1: the second is told to come back later, each time, without a tight loop.
+    const second = await openPageSubscription(pageB, `${server.url}/client.js`, `${app.url}events`, { share: false, backoffBaseMs: 100 });
+    await new Promise((r) => setTimeout(r, 2000));
+    const turnedAway = app.redirected.length - 1;
+    // Each answer said retry within 0.2–0.5 s (FAST_RETRY): at most 10 in 2 s.
+    expect(turnedAway).toBeGreaterThanOrEqual(2);
+    expect(turnedAway).toBeLessThanOrEqual(10);
+    await first.close();
+    await second.opened(turnedAway + 1);
+    await until(async () => (await openStreams(server)) === 1, "the second stream took the place");
+    await submitRange(server, 1, 2);
+    expect((await second.events(2)).map((e) => e.data)).toEqual(["1", "2"]);
+    await second.close();
+    await pageB.close();
+  }, 30_000);
+});
