@@ -174,13 +174,27 @@ async function holdStream(source, lastId, emit, backoff, signal) {
   }
 }
 
-/** The tab-sharing protocol's messages, on a BroadcastChannel named after the source. */
+/** The tab-sharing protocol's lock and BroadcastChannel are named after the source. */
 const CHANNEL_PREFIX = "sse-server:";
+/** A leader says it is alive this often, even when no event flows. */
+const HEARTBEAT_MS = 1000;
+/**
+ * A visible tab that has not heard its leader for this long takes over (the leader's tab
+ * is frozen, or hidden long enough for its timers to be throttled to once a minute).
+ */
+const TAKEOVER_MS = 5000;
+/**
+ * Relays of the leader before still arriving this long after a new one took over are
+ * delivered (the new leader resumes from its own last id; ids already seen are dropped).
+ */
+const HANDOVER_GRACE_MS = 2000;
+/** How many recent event ids a tab remembers to drop a relay it already has. */
+const RECENT_IDS = 1000;
 
 /**
- * What travels between tabs: the leader's stream signals (`to`: for one tab only), and a
- * joining tab's hello.
- * @typedef {(StreamSignal & { to?: string }) | { type: "hello", from: string, to?: undefined }} Relayed
+ * What travels between tabs: a leader's announcement, heartbeat and stream signals (`to`:
+ * for one tab only), each with the leader's tab id; and a joining tab's hello.
+ * @typedef {(StreamSignal & { from: string, to?: string }) | { type: "leader" | "alive" | "hello", from: string, to?: undefined }} Relayed
  */
 
 /**
@@ -192,8 +206,6 @@ class Subscription extends EventTarget {
   /** @type {string | undefined} */
   #lastEventId;
   #closed = new AbortController();
-  /** @type {BroadcastChannel | undefined} */
-  #channel;
 
   /**
    * @param {string | URL | UrlFunction} source
@@ -205,48 +217,115 @@ class Subscription extends EventTarget {
     const backoff = { baseMs: options.backoffBaseMs ?? 1000, capMs: options.backoffCapMs ?? 30_000, random: options.random ?? Math.random };
     const key = options.shareKey ?? (typeof source === "function" ? undefined : new URL(String(source), globalThis.location?.href).href);
     const canShare = typeof BroadcastChannel === "function" && typeof navigator !== "undefined" && navigator.locks;
-    const run = (/** @type {(signal: StreamSignal) => void} */ emit) =>
-      holdStream(source, () => this.#lastEventId, emit, backoff, this.#closed.signal);
-    if (options.share === false || key === undefined || !canShare) {
-      run((s) => this.#receive(s));
-      return;
-    }
-    // Every tab waits for the lock; the one holding it holds the stream and relays it.
-    // A tab that joins says hello, and hears `open` from the leader if the stream is up.
-    const channel = (this.#channel = new BroadcastChannel(CHANNEL_PREFIX + key));
+    /** @type {(emit: (signal: StreamSignal) => void, signal: AbortSignal) => Promise<void>} */
+    const run = (emit, signal) => holdStream(source, () => this.#lastEventId, emit, backoff, signal);
+    if (options.share === false || key === undefined || !canShare) run((s) => this.#receive(s), this.#closed.signal);
+    else this.#share(CHANNEL_PREFIX + key, run);
+  }
+
+  /**
+   * One stream for every tab that subscribes under `name`: the tab holding the lock (the
+   * leader) holds the stream and relays it; the others wait for the lock. A leader that
+   * falls silent is replaced: a visible tab steals the lock and resumes from its own last
+   * id. Followers take signals from the leader announced last (a replaced leader's relays
+   * only within a short grace), and drop an event whose id they already have: so a
+   * hand-over neither loses nor repeats an event.
+   * @param {string} name
+   * @param {(emit: (signal: StreamSignal) => void, signal: AbortSignal) => Promise<void>} run
+   */
+  #share(name, run) {
+    const closed = this.#closed.signal;
+    const channel = new BroadcastChannel(name);
     const tab = Math.random().toString(36).slice(2);
-    let leading = false;
+    /** @type {AbortController | undefined} while this tab leads */
+    let leadership;
     let connected = false;
+    /** @type {string | undefined} */
+    let leader;
+    let lastHeard = Date.now();
+    /** @type {Set<string>} */
+    const recent = new Set();
+    /** Remembers `id`; false if it was already there. */
+    const isNew = (/** @type {string} */ id) => {
+      if (recent.has(id)) return false;
+      recent.add(id);
+      if (recent.size > RECENT_IDS) recent.delete(/** @type {string} */ (recent.values().next().value));
+      return true;
+    };
+    const post = (/** @type {Relayed} */ message) => leadership && !leadership.signal.aborted && channel.postMessage(message);
+
+    const lead = () => {
+      const current = (leadership = new AbortController());
+      closed.addEventListener("abort", () => current.abort(), { once: true });
+      post({ type: "leader", from: tab });
+      const heartbeat = setInterval(() => post({ type: "alive", from: tab }), HEARTBEAT_MS);
+      return run((s) => {
+        if (current.signal.aborted) return;
+        if (s.type === "open" || s.type === "error") connected = s.type === "open";
+        if ((s.type === "message" || s.type === "id") && s.id !== undefined) isNew(s.id);
+        this.#receive(s);
+        post({ ...s, from: tab });
+      }, current.signal).finally(() => clearInterval(heartbeat));
+    };
+    /** Waits for the lock (or, `steal`ing, takes it now); if it is stolen from us, waits again. */
+    const request = (/** @type {boolean} */ steal) => {
+      const waiting = new AbortController();
+      closed.addEventListener("abort", () => waiting.abort(), { once: true });
+      const options = steal ? { steal: true } : { signal: waiting.signal };
+      navigator.locks.request(name, options, lead).catch(() => {
+        if (closed.aborted || waiting.signal.aborted) return; // closed, or replaced by a steal
+        // Stolen while leading: this tab was silent (frozen?); what the stream carried
+        // meanwhile reached the other tabs, not surely this one.
+        leadership?.abort();
+        leadership = undefined;
+        leader = undefined;
+        lastHeard = Date.now();
+        this.#receive({ type: "message", event: "reset", data: "taken-over" });
+        request(false);
+      });
+      return waiting;
+    };
+    let waiting = request(false);
+
+    let leaderSince = 0;
     channel.onmessage = ({ data }) => {
       const message = /** @type {Relayed} */ (data);
-      if (!leading) {
-        if (message.to === undefined || message.to === tab) this.#receive(message);
-      } else if (message.type === "hello" && connected) channel.postMessage({ type: "open", to: message.from });
-      // A leader ignores relays still in flight from the one before: it resumes from its own last id.
+      if (leadership) {
+        if (message.type === "hello" && connected) post({ type: "open", from: tab, to: message.from });
+        return; // a leader relays; it ignores what a replaced leader may still send
+      }
+      if (message.type === "hello" || (message.to !== undefined && message.to !== tab)) return;
+      if ((message.type === "leader" || leader === undefined) && message.from !== leader) {
+        leader = message.from;
+        leaderSince = Date.now();
+      }
+      const isEvent = message.type === "message" || message.type === "id";
+      if (message.from === leader) lastHeard = Date.now();
+      // A replaced leader's late relays: events only, and only around the hand-over.
+      else if (!isEvent || Date.now() - leaderSince > HANDOVER_GRACE_MS) return;
+      if (isEvent && message.id !== undefined && !isNew(message.id)) return;
+      this.#receive(message);
     };
     channel.postMessage({ type: "hello", from: tab });
-    navigator.locks
-      .request(CHANNEL_PREFIX + key, { signal: this.#closed.signal }, () => {
-        leading = true;
-        return run((s) => {
-          if (s.type === "open" || s.type === "error") connected = s.type === "open";
-          this.#receive(s);
-          if (!this.#closed.signal.aborted) channel.postMessage(s);
-        });
-      })
-      .catch(() => {}); // aborted while waiting: this tab closed the subscription
+
+    const watch = setInterval(() => {
+      if (leadership || globalThis.document?.visibilityState === "hidden" || Date.now() - lastHeard < TAKEOVER_MS) return;
+      waiting.abort();
+      waiting = request(true);
+    }, HEARTBEAT_MS);
+    closed.addEventListener("abort", () => (clearInterval(watch), channel.close()), { once: true });
   }
 
   get lastEventId() {
     return this.#lastEventId ?? "";
   }
 
-  /** @param {Relayed} s */
+  /** @param {Relayed | StreamSignal} s */
   #receive(s) {
-    if (this.#closed.signal.aborted || s.type === "hello") return;
+    if (this.#closed.signal.aborted) return;
     if (s.type === "open") this.dispatchEvent(new Event("open"));
     else if (s.type === "error") this.dispatchEvent(Object.assign(new Event("error"), { status: s.status, message: s.message }));
-    else {
+    else if (s.type === "message" || s.type === "id") {
       if (s.id !== undefined) this.#lastEventId = s.id;
       if (s.type === "message") this.dispatchEvent(new MessageEvent(s.event, { data: s.data, lastEventId: this.lastEventId }));
     }
@@ -254,7 +333,6 @@ class Subscription extends EventTarget {
 
   close() {
     this.#closed.abort();
-    this.#channel?.close();
   }
 }
 

@@ -195,7 +195,8 @@ describe("subscribe() shared by the tabs of a browser", () => {
   let context: BrowserContext;
 
   beforeAll(async () => {
-    server = await startServer("bun", { env: FAST_RETRY });
+    // A history long enough to cover a takeover's seconds of events.
+    server = await startServer("bun", { env: { ...FAST_RETRY, SSE_HISTORY_SIZE: "2000" } });
     const sse = new SseClient({ url: server.url, secret: SECRET_HEX });
     app = serveAppOrigin((lastEventId) => sse.subscribeUrl([TOPIC], { lastEventId }));
     context = await browser.newContext();
@@ -243,6 +244,56 @@ describe("subscribe() shared by the tabs of a browser", () => {
     // One hand-over: the new leader reconnected once, from the last id it had.
     expect(app.redirected.length).toBe(2);
     expect((await followers[0]!.snapshot()).events.map((e) => e.lastEventId)).toContain(app.redirected[1]!);
+  }, 60_000);
+
+  test("a frozen leader: a visible tab takes over within seconds, no tab misses or repeats an event; the woken tab is told to resync", async () => {
+    const pages = await Promise.all(Array.from({ length: 3 }, () => context.newPage()));
+    for (const page of pages) await page.goto(app.url);
+    // A source of its own: not shared with the tabs of the test before.
+    const source = `${app.url}events?tabs=frozen`;
+    const subscribeIn = (page: Page) => openPageSubscription(page, `${server.url}/client.js`, source);
+    const leader = await subscribeIn(pages[0]!);
+    await leader.opened();
+    const followers = await Promise.all(pages.slice(1).map(subscribeIn));
+    await Promise.all(followers.map((f) => f.opened()));
+    expect(await pages[1]!.evaluate(() => document.visibilityState)).toBe("visible");
+    const before = await openStreams(server);
+    await submitRange(server, 1, 10);
+    for (const tab of [leader, ...followers]) await tab.events(10);
+
+    // The leader's tab stops running (its script paused in the debugger: as frozen or hung
+    // as a tab gets); events keep coming.
+    const cdp = await context.newCDPSession(pages[0]!);
+    await cdp.send("Debugger.enable");
+    await cdp.send("Debugger.pause");
+    const frozenAt = Date.now();
+    const publishing = (async () => {
+      for (let i = 11; i <= 400; i++) {
+        await submitRange(server, i, i);
+        await new Promise((r) => setTimeout(r, 15));
+      }
+    })();
+    await until(async () => (await openStreams(server)) === before + 1, "a follower took over", 15_000);
+    const takeover = Date.now() - frozenAt;
+    await publishing;
+    for (const tab of followers) {
+      await tab.events(400);
+      expect(datas(await tab.snapshot())).toEqual(range(1, 400));
+    }
+
+    // Woken up, the old leader finds its lock gone: it drops its stream, says `reset`, follows.
+    await cdp.send("Debugger.resume");
+    await until(async () => (await openStreams(server)) === before, "the woken tab dropped its stream");
+    await until(async () => (await leader.snapshot()).events.some((e) => e.type === "reset"), "the woken tab was told to resync");
+    await submitRange(server, 401, 402);
+    const woken = await leader.snapshot();
+    await until(async () => (await leader.snapshot()).events.at(-1)?.data === "402", "the woken tab follows the new leader");
+    const reset = woken.events.findIndex((e) => e.type === "reset");
+    expect(woken.events[reset]!.data).toBe("taken-over");
+    expect(datas({ ...woken, events: woken.events.slice(0, 10) })).toEqual(range(1, 10));
+    console.log(`frozen leader replaced after ${takeover} ms`);
+    expect(takeover).toBeLessThan(10_000);
+    await Promise.all(pages.map((p) => p.close()));
   }, 60_000);
 });
 
