@@ -29,7 +29,11 @@ export interface SubscriptionErrorEvent extends Event {
 export interface SubscriptionEventMap {
   open: Event;
   error: SubscriptionErrorEvent;
-  /** The server could not resume from the last id (`data` says why): resync. */
+  /**
+   * The stream may have a gap: resync. `data` says why: the server's reason (`evicted`,
+   * `unknown-id`, `history-off`), or `taken-over` (this tab led a shared stream, fell
+   * silent, e.g. frozen, and another tab took it over meanwhile).
+   */
   reset: MessageEvent<string>;
   message: MessageEvent<string>;
 }
