@@ -17,7 +17,7 @@ import {
 } from "../helpers/browser.ts";
 import { startProxy, type TcpProxy } from "../helpers/proxy.ts";
 import { startRedis, type RedisNode } from "../helpers/redis.ts";
-import { expectHealthy, postSubmit, startServer, type RunningServer } from "../helpers/server.ts";
+import { expectHealthy, postSubmit, SERVERS, startServer, type RunningServer, type ServerKind } from "../helpers/server.ts";
 import { SECRET_HEX, submitToken } from "../helpers/tokens.ts";
 
 const TOPIC = "feed";
@@ -55,52 +55,61 @@ async function until(ready: () => boolean | Promise<boolean>, what: string, time
   }
 }
 
-describe("subscribe() through a proxy that drops connections", () => {
-  let server: RunningServer;
-  let proxy: TcpProxy;
-  let app: AppOrigin;
-  let page: Page;
-  let sse: SseClient;
-
+/** A server behind a proxy that can drop connections, an app origin minting stream URLs through it, a page there. */
+function proxiedSetup(runtime: ServerKind) {
+  const setup = {} as { server: RunningServer; proxy: TcpProxy; app: AppOrigin; page: Page; sse: SseClient };
   beforeAll(async () => {
-    server = await startServer("bun", { env: { ...FAST_RETRY, SSE_TOKEN_TTL: "3" } });
-    proxy = await startProxy(server.port);
-    sse = new SseClient({ url: proxy.origin, secret: SECRET_HEX });
+    setup.server = await startServer(runtime, { env: { ...FAST_RETRY, SSE_TOKEN_TTL: "3" } });
+    setup.proxy = await startProxy(setup.server.port);
+    setup.sse = new SseClient({ url: setup.proxy.origin, secret: SECRET_HEX });
     // The redirect pattern: the app passes the page's lastEventId on to the URL it mints.
-    app = serveAppOrigin((lastEventId) => sse.subscribeUrl([TOPIC], { lastEventId }));
-    page = await newPage(browser);
-    await page.goto(app.url);
+    setup.app = serveAppOrigin((lastEventId) => setup.sse.subscribeUrl([TOPIC], { lastEventId }));
+    setup.page = await newPage(browser);
+    await setup.page.goto(setup.app.url);
   });
   afterAll(async () => {
-    await page?.close();
-    await app?.stop();
-    await proxy?.close();
-    if (server) await expectHealthy(server);
-    await server?.stop();
+    await setup.page?.close();
+    await setup.app?.stop();
+    await setup.proxy?.close();
+    if (setup.server) await expectHealthy(setup.server);
+    await setup.server?.stop();
   });
+  return setup;
+}
 
-  test("events arrive in order with their ids; a cut connection resumes with no gap and no duplicate", async () => {
-    const subscription = await openPageSubscription(page, `${server.url}/client.js`, { urlFrom: `${app.url}stream-url` }, { share: false });
-    await subscription.opened();
-    await submitRange(server, 1, 5);
-    const first = await subscription.events(5);
-    expect(first.map((e) => [e.type, e.data])).toEqual(range(1, 5).map((d) => ["message", d]));
-    expect(new Set(first.map((e) => e.lastEventId)).size).toBe(5);
-    expect(first.every((e) => e.lastEventId !== "")).toBe(true);
+for (const runtime of SERVERS) {
+  describe(`${runtime}: subscribe() through a proxy that drops connections`, () => {
+    const setup = proxiedSetup(runtime);
 
-    expect(proxy.cutAll()).toBe(1);
-    await submitRange(server, 6, 10);
-    await subscription.opened(2);
-    await submitRange(server, 11, 12);
-    const seen = await subscription.events(12);
-    expect(datas(await subscription.snapshot())).toEqual(range(1, 12));
-    // The reconnect asked for what followed the last event the page had.
-    const reconnect = proxy.requestHeads().filter((h) => h.startsWith("GET /events?"))[1]!;
-    expect(decodeURIComponent(/lastEventId=([^ &]*)/.exec(reconnect)![1]!)).toBe(seen[4]!.lastEventId);
-    await subscription.close();
+    test("events arrive in order with their ids; a cut connection resumes with no gap and no duplicate", async () => {
+      const { server, proxy, app, page } = setup;
+      const subscription = await openPageSubscription(page, `${server.url}/client.js`, { urlFrom: `${app.url}stream-url` }, { share: false });
+      await subscription.opened();
+      await submitRange(server, 1, 5);
+      const first = await subscription.events(5);
+      expect(first.map((e) => [e.type, e.data])).toEqual(range(1, 5).map((d) => ["message", d]));
+      expect(new Set(first.map((e) => e.lastEventId)).size).toBe(5);
+      expect(first.every((e) => e.lastEventId !== "")).toBe(true);
+
+      expect(proxy.cutAll()).toBe(1);
+      await submitRange(server, 6, 10);
+      await subscription.opened(2);
+      await submitRange(server, 11, 12);
+      const seen = await subscription.events(12);
+      expect(datas(await subscription.snapshot())).toEqual(range(1, 12));
+      // The reconnect asked for what followed the last event the page had.
+      const reconnect = proxy.requestHeads().filter((h) => h.startsWith("GET /events?"))[1]!;
+      expect(decodeURIComponent(/lastEventId=([^ &]*)/.exec(reconnect)![1]!)).toBe(seen[4]!.lastEventId);
+      await subscription.close();
+    });
   });
+}
+
+describe("bun: subscribe() while tokens expire", () => {
+  const setup = proxiedSetup("bun");
 
   test("SSE_TOKEN_TTL=3: over 4 and more expiries (redirect pattern and URL function), a steady flow with no gap or duplicate", async () => {
+    const { server, proxy, app, page, sse } = setup;
     const redirected = await openPageSubscription(page, `${server.url}/client.js`, `${app.url}events`, { share: false });
     const fromFunction = await openPageSubscription(page, `${server.url}/client.js`, { urlFrom: `${app.url}stream-url` }, { share: false });
     await Promise.all([redirected.opened(), fromFunction.opened()]);
@@ -145,7 +154,7 @@ describe("subscribe() across a server that goes away (two instances behind one R
 
   beforeAll(async () => {
     redis = await startRedis();
-    servers = await Promise.all(["bun", "node"].map((runtime) => startServer(runtime as "bun" | "node", { env: { ...FAST_RETRY, REDIS_URL: redis.url } })));
+    servers = await Promise.all((["bun", "node"] as const).map((runtime) => startServer(runtime, { env: { ...FAST_RETRY, REDIS_URL: redis.url } })));
     current = servers[0]!;
     // The app redirects to whichever instance is up, passing the page's lastEventId on.
     app = serveAppOrigin((lastEventId) => new SseClient({ url: current.url, secret: SECRET_HEX }).subscribeUrl([TOPIC], { lastEventId }));
