@@ -252,10 +252,19 @@ class Subscription extends EventTarget {
       if (recent.size > RECENT_IDS) recent.delete(/** @type {string} */ (recent.values().next().value));
       return true;
     };
+    let leaderSince = 0;
+    /**
+     * What other tabs sent while this one led: nothing, unless it was replaced; then the
+     * new leader's relays, which it follows once it sees it lost the lock.
+     * @type {Relayed[]}
+     */
+    const stash = [];
+    let stashOverflowed = false;
     const post = (/** @type {Relayed} */ message) => leadership && !leadership.signal.aborted && channel.postMessage(message);
 
     const lead = () => {
       const current = (leadership = new AbortController());
+      stash.length = 0;
       closed.addEventListener("abort", () => current.abort(), { once: true });
       post({ type: "leader", from: tab });
       const heartbeat = setInterval(() => post({ type: "alive", from: tab }), HEARTBEAT_MS);
@@ -274,26 +283,32 @@ class Subscription extends EventTarget {
       const options = steal ? { steal: true } : { signal: waiting.signal };
       navigator.locks.request(name, options, lead).catch(() => {
         if (closed.aborted || waiting.signal.aborted) return; // closed, or replaced by a steal
-        // Stolen while leading: this tab was silent (frozen?); what the stream carried
-        // meanwhile reached the other tabs, not surely this one.
+        // Stolen while leading (this tab was silent: frozen, or hidden and throttled): it
+        // follows the new leader, from the first relay it stashed meanwhile.
         leadership?.abort();
         leadership = undefined;
         leader = undefined;
         lastHeard = Date.now();
-        this.#receive({ type: "message", event: "reset", data: "taken-over" });
+        const missed = stash.splice(0);
+        if (stashOverflowed) this.#receive({ type: "message", event: "reset", data: "taken-over" });
+        stashOverflowed = false;
+        for (const message of missed) follow(message);
         request(false);
       });
       return waiting;
     };
     let waiting = request(false);
 
-    let leaderSince = 0;
     channel.onmessage = ({ data }) => {
       const message = /** @type {Relayed} */ (data);
-      if (leadership) {
-        if (message.type === "hello" && connected) post({ type: "open", from: tab, to: message.from });
-        return; // a leader relays; it ignores what a replaced leader may still send
-      }
+      if (!leadership) follow(message);
+      else if (message.type === "hello") {
+        if (connected) post({ type: "open", from: tab, to: message.from });
+      } else if (stash.length < RECENT_IDS) stash.push(message);
+      else stashOverflowed = true;
+    };
+    /** @param {Relayed} message */
+    const follow = (message) => {
       if (message.type === "hello" || (message.to !== undefined && message.to !== tab)) return;
       if ((message.type === "leader" || leader === undefined) && message.from !== leader) {
         leader = message.from;
