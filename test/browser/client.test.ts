@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { createParser } from "eventsource-parser";
 import fc from "fast-check";
 import { backoffDelay, createSseParser, type SseMessage } from "../../src/browser/client.js";
+import { ROOT, runProcess } from "../helpers/server.ts";
 
 interface Parsed {
   readonly events: { id?: string; event?: string; data: string }[];
@@ -112,3 +113,8 @@ describe("the backoff", () => {
     expect(backoffDelay(5, { ...options, serverRetryMs: 2500 }, () => 0.5)).toBe(15000);
   });
 });
+
+test("the module's JSDoc types check against the DOM (tsconfig.browser.json)", async () => {
+  const tsc = await runProcess(`${ROOT}node_modules/.bin/tsc`, ["-p", `${ROOT}tsconfig.browser.json`], {}, 60_000);
+  expect(tsc).toMatchObject({ code: 0, stdout: "" });
+}, 70_000);
