@@ -255,6 +255,34 @@ describe("subscribe() shared by the tabs of a browser", () => {
     expect((await followers[0]!.snapshot()).events.map((e) => e.lastEventId)).toContain(app.redirected[1]!);
   }, 60_000);
 
+  test("a URL function is shared under its shareKey; without Web Locks each tab connects on its own", async () => {
+    const pages = await Promise.all(Array.from({ length: 5 }, () => context.newPage()));
+    for (const page of pages) await page.goto(app.url);
+    const before = await openStreams(server);
+    const urlFrom = { urlFrom: `${app.url}stream-url` };
+    const shared = [];
+    for (const page of pages.slice(0, 3)) shared.push(await openPageSubscription(page, `${server.url}/client.js`, urlFrom, { shareKey: "feed" }));
+    await Promise.all(shared.map((s) => s.opened()));
+    expect(await openStreams(server)).toBe(before + 1);
+
+    // Browsers without Web Locks: no election, one stream per tab.
+    const lockless = [];
+    for (const page of pages.slice(3)) {
+      await page.evaluate(() => Object.defineProperty(navigator, "locks", { value: undefined }));
+      lockless.push(await openPageSubscription(page, `${server.url}/client.js`, `${app.url}events?tabs=lockless`));
+    }
+    await Promise.all(lockless.map((s) => s.opened()));
+    expect(await openStreams(server)).toBe(before + 3);
+
+    await submitRange(server, 1, 20, 5);
+    for (const tab of [...shared, ...lockless]) {
+      await tab.events(20);
+      expect(datas(await tab.snapshot())).toEqual(range(1, 20));
+    }
+    await Promise.all(pages.map((p) => p.close()));
+    await until(async () => (await openStreams(server)) === before, "the closed tabs' streams ended");
+  }, 30_000);
+
   test("a frozen leader: a visible tab takes over within seconds, no tab misses or repeats an event, not even the woken one", async () => {
     const pages = await Promise.all(Array.from({ length: 3 }, () => context.newPage()));
     for (const page of pages) await page.goto(app.url);
