@@ -5,6 +5,7 @@
  */
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
+import { CLIENT_SOURCE } from "./browser/client-source.ts";
 import type { Config } from "./config.ts";
 import { ExpiryWatch } from "./expiry.ts";
 import type { Hub, Subscriber } from "./hub.ts";
@@ -63,7 +64,15 @@ const ROUTE_METHODS: ReadonlyMap<string, string> = new Map([
   ["/health/live", "GET, HEAD, OPTIONS"],
   ["/health/ready", "GET, HEAD, OPTIONS"],
   ["/metrics", "GET, HEAD, OPTIONS"],
+  ["/client.js", "GET, HEAD, OPTIONS"],
 ]);
+
+/** The browser client (src/browser/client.js), importable by any page: cacheable for an hour. */
+const CLIENT_HEADERS = {
+  "Content-Type": "text/javascript; charset=utf-8",
+  "Cache-Control": "public, max-age=3600",
+  "X-Content-Type-Options": "nosniff",
+} as const;
 
 export function createApp(deps: AppDeps): Hono {
   const { config, hub, transport, tokens, logger, metrics } = deps;
@@ -147,6 +156,8 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/metrics", allowAnyOrigin, async (c) =>
     c.text(await metrics.render(), 200, { "Content-Type": metrics.registry.contentType }),
   );
+
+  app.get("/client.js", allowAnyOrigin, (c) => c.body(CLIENT_SOURCE, 200, CLIENT_HEADERS));
 
   /** A stream resumed from this process's history: replay and subscription in one synchronous step. */
   function openStream(topics: readonly string[], lastEventId: string | undefined, env: unknown, expires: number): Response {

@@ -1,7 +1,7 @@
 /** Every CLI command against a live server, and the compiled single-file binary. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import {
   eventsUrl,
   postSubmit,
@@ -167,6 +167,8 @@ describe("single-file binary (bun run build)", () => {
     try {
       expect((await fetch(`${server.url}/ping`)).status).toBe(200);
       expect((await fetch(`${server.url}/events?token=forged`)).status).toBe(401);
+      // The browser client is embedded in the binary, not read from a file beside it.
+      expect(await (await fetch(`${server.url}/client.js`)).text()).toBe(readFileSync(`${ROOT}src/browser/client.js`, "utf8"));
       const stream = await openStream(eventsUrl(server, subscribeToken(["bin"])));
       const published = await cli(["publish", "--topic", "bin", "--data", "from the binary"], { SSE_URL: server.url }, [BINARY]);
       expect(published).toMatchObject({ code: 0, stdout: "published 1 event to topic bin\n" });

@@ -230,4 +230,32 @@ void [sent, url, status];
     expect((await stream.next(1))[0]).toMatchObject({ data: "from the bin" });
     stream.close();
   });
+
+  test("sse-server/browser is the browser client, with its types", async () => {
+    writeFileSync(
+      join(project, "browser.ts"),
+      `import { subscribe, type Subscription } from "sse-server/browser";
+const subscription: Subscription = subscribe(() => "/events", { share: false });
+subscription.addEventListener("reset", (event) => void event.data.length);
+subscription.addEventListener("error", (event) => void event.status);
+// @ts-expect-error: the source is a URL or a function returning one
+subscribe(42);
+void import.meta.resolve("sse-server/browser");
+`,
+    );
+    writeFileSync(
+      join(project, "tsconfig.browser.json"),
+      JSON.stringify({
+        compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", lib: ["ES2022", "DOM"], types: [], strict: true, noEmit: true },
+        files: ["browser.ts"],
+      }),
+    );
+    const tsc = await runProcess(`${BIN}/tsc`, ["-p", join(project, "tsconfig.browser.json")], {}, 60_000);
+    expect(tsc).toMatchObject({ code: 0, stdout: "" });
+    // Plain Node imports it too (it only defines things): the export resolves to the module file.
+    writeFileSync(join(project, "resolve.mjs"), `await import("sse-server/browser");\nconsole.log(import.meta.resolve("sse-server/browser"));\n`);
+    const resolved = await runProcess(NODE, [join(project, "resolve.mjs")]);
+    expect(resolved).toMatchObject({ code: 0, stderr: "" });
+    expect(resolved.stdout.trim()).toEndWith("/node_modules/sse-server/src/browser/client.js");
+  }, 70_000);
 });

@@ -19,7 +19,7 @@ export interface TodoAppOptions {
 
 export function createTodoApp({ publisher }: TodoAppOptions): Hono {
   const items: string[] = [];
-  const page = renderPage({ updateEvent: TODO_UPDATE_EVENT });
+  const page = renderPage({ updateEvent: TODO_UPDATE_EVENT, clientUrl: publisher.clientUrl });
   const app = new Hono();
 
   app.get("/", (c) => c.html(page));
@@ -44,11 +44,11 @@ export function createTodoApp({ publisher }: TodoAppOptions): Hono {
   // The pattern the original recommends: the page opens a stream on its own origin and
   // is redirected with a token minted now, so the secret and the token's lifetime stay
   // here. 307 keeps the method; no-store keeps a browser from ever reusing a redirect (and
-  // its token) from cache. (Chromium's own reconnects go straight to the redirect target
-  // with the old token; the page opens a new stream through here once that one expires.)
+  // its token) from cache. The page's client comes back here for every (re)connection,
+  // with `lastEventId` in the query: passed on, the stream resumes where the page left it.
   app.get("/events", (c) => {
     c.header("Cache-Control", "no-store");
-    return c.redirect(publisher.streamUrl([TODO_TOPIC]), 307);
+    return c.redirect(publisher.streamUrl([TODO_TOPIC], c.req.query("lastEventId")), 307);
   });
 
   return app;

@@ -7,9 +7,11 @@
 export interface PageOptions {
   /** The event name the app submits after each change. */
   readonly updateEvent: string;
+  /** The SSE server's browser client (`GET client.js`), imported as a module. */
+  readonly clientUrl: string;
 }
 
-export function renderPage({ updateEvent }: PageOptions): string {
+export function renderPage({ updateEvent, clientUrl }: PageOptions): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -46,6 +48,7 @@ export function renderPage({ updateEvent }: PageOptions): string {
   <p id="status" data-state="connecting" data-opens="0">connecting…</p>
 </main>
 <script type="module">
+  import { subscribe } from ${JSON.stringify(clientUrl)};
   const list = document.getElementById("items");
   const empty = document.getElementById("empty");
   const status = document.getElementById("status");
@@ -73,31 +76,21 @@ export function renderPage({ updateEvent }: PageOptions): string {
     }
   }
 
-  // Same-origin URL: the app answers with a 307 to the SSE server and a fresh token.
-  // While a stream is merely interrupted, the browser reconnects by itself, but (Chromium,
-  // at least) to the URL it was redirected to, with the token it already has. Once that
-  // token has expired the SSE server refuses it, the browser gives up (CLOSED), and only a
-  // new EventSource, through the app again, gets a fresh one: so give up never.
+  // Same-origin URL: the app answers with a 307 to the SSE server and a fresh token,
+  // for every connection the client opens, and passes the page's last event id on. The
+  // client reconnects with backoff, never gives up, and shares one stream between tabs.
   let opens = 0;
-  let retryMs = 1000;
-  function connect() {
-    const source = new EventSource("/events");
-    source.addEventListener("open", () => {
-      opens += 1;
-      retryMs = 1000;
-      status.dataset.opens = String(opens);
-      showStatus("live", opens === 1 ? "live" : \`live (reconnected \${opens - 1}×)\`);
-      refresh();
-    });
-    source.addEventListener(${JSON.stringify(updateEvent)}, refresh);
-    source.addEventListener("error", () => {
-      showStatus("connecting", "reconnecting…");
-      if (source.readyState !== EventSource.CLOSED) return;
-      setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMs * 2, 30_000);
-    });
-  }
-  connect();
+  const stream = subscribe("/events");
+  stream.addEventListener("open", () => {
+    opens += 1;
+    status.dataset.opens = String(opens);
+    showStatus("live", opens === 1 ? "live" : \`live (reconnected \${opens - 1}×)\`);
+    refresh();
+  });
+  stream.addEventListener(${JSON.stringify(updateEvent)}, refresh);
+  // The server could not replay what this page missed: the list may be stale.
+  stream.addEventListener("reset", refresh);
+  stream.addEventListener("error", () => showStatus("connecting", "reconnecting…"));
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -25,8 +25,13 @@ export interface SsePublisherOptions {
 }
 
 export interface SsePublisher {
-  /** A stream URL for these topics, with a token minted now (so it starts its TTL now). */
-  streamUrl(topics: readonly string[]): string;
+  /**
+   * A stream URL for these topics, with a token minted now (so it starts its TTL now);
+   * with the page's last event id passed on, so the stream resumes after it.
+   */
+  streamUrl(topics: readonly string[], lastEventId?: string): string;
+  /** The SSE server's browser client, for pages to import. */
+  readonly clientUrl: string;
   /** Submits events; rejects unless the SSE server accepted them. */
   publish(events: readonly PublishedEvent[]): Promise<void>;
 }
@@ -37,7 +42,11 @@ export function createSsePublisher(options: SsePublisherOptions): SsePublisher {
   const publicUrl = options.publicUrl.replace(/\/+$/, "");
   const privateUrl = options.privateUrl.replace(/\/+$/, "");
   return {
-    streamUrl: (topics) => `${publicUrl}/events?token=${encodeURIComponent(seal({ topics }))}`,
+    streamUrl(topics, lastEventId) {
+      const url = `${publicUrl}/events?token=${encodeURIComponent(seal({ topics }))}`;
+      return lastEventId ? `${url}&lastEventId=${encodeURIComponent(lastEventId)}` : url;
+    },
+    clientUrl: `${publicUrl}/client.js`,
     async publish(events) {
       const response = await fetch(`${privateUrl}/submit`, {
         method: "POST",

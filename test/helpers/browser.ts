@@ -141,3 +141,103 @@ export async function openPageEventSource(
     close: () => page.evaluate((id) => globalThis.__eventSources![id]!.source.close(), id),
   };
 }
+
+/** A site's own origin in front of the SSE server, as an app that uses it serves one. */
+export interface AppOrigin {
+  /** Origin plus `/`, serving an empty HTML page. */
+  readonly url: string;
+  /** The `lastEventId` query of every `GET /events` it redirected, in order ("" when none). */
+  readonly redirected: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * An app origin with the two ways to hand a page a stream URL with a fresh token:
+ * `GET /events` answers a 307 to `streamUrl(lastEventId)` (the redirect pattern, passing
+ * the page's `lastEventId` on), and `GET /stream-url` returns `streamUrl()` as text (for a
+ * URL function; the client adds `lastEventId` itself).
+ */
+export function serveAppOrigin(streamUrl: (lastEventId?: string) => string): AppOrigin {
+  const redirected: string[] = [];
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(request) {
+      const url = new URL(request.url);
+      const noStore = { "Cache-Control": "no-store" };
+      if (url.pathname === "/events") {
+        const lastEventId = url.searchParams.get("lastEventId") ?? undefined;
+        redirected.push(lastEventId ?? "");
+        return new Response(null, { status: 307, headers: { ...noStore, Location: streamUrl(lastEventId) } });
+      }
+      if (url.pathname === "/stream-url") return new Response(streamUrl(), { headers: noStore });
+      return new Response("<!doctype html><title>app</title>", { headers: { "Content-Type": "text/html" } });
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}/`, redirected, stop: () => server.stop(true) };
+}
+
+/** What a page's subscription listeners saw. */
+export interface SubscriptionRecord {
+  readonly opens: number;
+  /** The `status` of each `error` event (null when the server did not answer). */
+  readonly errors: (number | null)[];
+  readonly events: { type: string; data: string; lastEventId: string }[];
+}
+
+/** A `subscribe()` of the served client (`GET client.js`) living in a page. */
+export interface PageSubscription {
+  /** Waits until the page has `n` events (of the types listened to) and returns them all. */
+  events(n: number, timeoutMs?: number): Promise<SubscriptionRecord["events"]>;
+  opened(times?: number): Promise<void>;
+  snapshot(): Promise<SubscriptionRecord>;
+  close(): Promise<void>;
+}
+
+declare global {
+  var __subscriptions: Record<string, { subscription: { close(): void }; record: SubscriptionRecord }> | undefined;
+}
+
+/**
+ * Subscribes in the page with the client the SSE server serves at `clientUrl`. `source`:
+ * a URL, or `{ urlFrom }`: a URL function that fetches a fresh stream URL from there.
+ */
+export async function openPageSubscription(
+  page: Page,
+  clientUrl: string,
+  source: string | { readonly urlFrom: string },
+  options: Record<string, unknown> = {},
+  eventTypes: readonly string[] = ["message", "reset"],
+): Promise<PageSubscription> {
+  const id = `sub${nextId++}`;
+  await page.evaluate(
+    async ({ id, clientUrl, source, options, eventTypes }) => {
+      const { subscribe } = await import(clientUrl);
+      const from = typeof source === "string" ? source : () => fetch(source.urlFrom).then((r) => r.text());
+      const subscription = subscribe(from, options);
+      const record = { opens: 0, errors: [] as (number | null)[], events: [] as SubscriptionRecord["events"] };
+      subscription.addEventListener("open", () => void record.opens++);
+      subscription.addEventListener("error", (e: Event & { status?: number }) => void record.errors.push(e.status ?? null));
+      for (const type of eventTypes) {
+        subscription.addEventListener(type, (e: MessageEvent<string>) =>
+          record.events.push({ type: e.type, data: e.data, lastEventId: e.lastEventId }),
+        );
+      }
+      (globalThis.__subscriptions ??= {})[id] = { subscription, record };
+    },
+    { id, clientUrl, source, options, eventTypes },
+  );
+  const entry = `globalThis.__subscriptions[${JSON.stringify(id)}].record`;
+  const snapshot = (): Promise<SubscriptionRecord> => page.evaluate((id) => globalThis.__subscriptions![id]!.record, id);
+  return {
+    async events(n, timeoutMs = PAGE_TIMEOUT_MS) {
+      await page.waitForFunction(`${entry}.events.length >= ${n}`, undefined, { timeout: timeoutMs, polling: 50 });
+      return (await snapshot()).events;
+    },
+    async opened(times = 1) {
+      await page.waitForFunction(`${entry}.opens >= ${times}`);
+    },
+    snapshot,
+    close: () => page.evaluate((id) => globalThis.__subscriptions![id]!.subscription.close(), id),
+  };
+}
