@@ -56,10 +56,10 @@ async function until(ready: () => boolean | Promise<boolean>, what: string, time
 }
 
 /** A server behind a proxy that can drop connections, an app origin minting stream URLs through it, a page there. */
-function proxiedSetup(runtime: ServerKind) {
+function proxiedSetup(runtime: ServerKind, env: Record<string, string> = {}) {
   const setup = {} as { server: RunningServer; proxy: TcpProxy; app: AppOrigin; page: Page; sse: SseClient };
   beforeAll(async () => {
-    setup.server = await startServer(runtime, { env: { ...FAST_RETRY, SSE_TOKEN_TTL: "3" } });
+    setup.server = await startServer(runtime, { env: { ...FAST_RETRY, SSE_TOKEN_TTL: "3", ...env } });
     setup.proxy = await startProxy(setup.server.port);
     setup.sse = new SseClient({ url: setup.proxy.origin, secret: SECRET_HEX });
     // The redirect pattern: the app passes the page's lastEventId on to the URL it mints.
@@ -141,6 +141,34 @@ describe("bun: subscribe() while tokens expire", () => {
     expect(app.redirected.slice(1).every((id) => id !== "")).toBe(true);
     // And the tokens did expire: the first URL is refused now.
     expect((await fetch(firstUrl.replace(proxy.origin, `http://127.0.0.1:${server.port}`))).status).toBe(401);
+    await Promise.all([redirected.close(), fromFunction.close()]);
+  }, 60_000);
+});
+
+describe("bun: subscribe() while the server ends streams as their tokens expire (SSE_CLOSE_ON_EXPIRY)", () => {
+  const setup = proxiedSetup("bun", { SSE_CLOSE_ON_EXPIRY: "true" });
+
+  test("SSE_TOKEN_TTL=3: every stream ends at its token's expiry, and the page sees a steady flow with no gap or duplicate", async () => {
+    const { server, app, page } = setup;
+    const redirected = await openPageSubscription(page, `${server.url}/client.js`, `${app.url}events`, { share: false });
+    const fromFunction = await openPageSubscription(page, `${server.url}/client.js`, { urlFrom: `${app.url}stream-url` }, { share: false });
+    await Promise.all([redirected.opened(), fromFunction.opened()]);
+    // 18 s of events, one every 50 ms; nothing cuts the connections but the expiries.
+    let published = 0;
+    const started = Date.now();
+    while (Date.now() - started < 18_000) {
+      await submitRange(server, published + 1, published + 1);
+      published++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const subscription of [redirected, fromFunction]) {
+      await subscription.events(published);
+      const record = await subscription.snapshot();
+      expect(datas(record)).toEqual(range(1, published));
+      // A stream lives 3-4 s: at least 4 expiries in 18 s, each followed by a reconnect.
+      expect(record.opens).toBeGreaterThanOrEqual(5);
+    }
+    expect(app.redirected.slice(1).every((id) => id !== "")).toBe(true);
     await Promise.all([redirected.close(), fromFunction.close()]);
   }, 60_000);
 });
