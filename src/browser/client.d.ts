@@ -73,7 +73,11 @@ export interface SseParser {
   reset(): void;
 }
 
-export function createSseParser(onMessage: (message: SseMessage) => void, onRetry?: (ms: number) => void): SseParser;
+export function createSseParser(
+  onMessage: (message: SseMessage) => void,
+  onRetry?: (ms: number) => void,
+  onComment?: (text: string) => void,
+): SseParser;
 
 export interface BackoffOptions {
   readonly baseMs: number;

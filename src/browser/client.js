@@ -21,11 +21,12 @@ const LINE_BREAK = /\r\n|\r|\n/g;
 /**
  * A streaming parser for `text/event-stream` (WHATWG HTML, "Server-sent events"): feed it
  * decoded text in chunks cut anywhere; it calls `onMessage` at each blank line that ends
- * a message with a field, and `onRetry` for a valid `retry:`.
+ * a message with a field, `onRetry` for a valid `retry:`, and `onComment` for a comment line.
  * @param {(message: SseMessage) => void} onMessage
  * @param {(ms: number) => void} [onRetry]
+ * @param {(text: string) => void} [onComment]
  */
-export function createSseParser(onMessage, onRetry) {
+export function createSseParser(onMessage, onRetry, onComment) {
   let buffer = "";
   let afterCarriageReturn = false;
   /** @type {SseMessage} */
@@ -38,7 +39,11 @@ export function createSseParser(onMessage, onRetry) {
       message = {};
       return;
     }
-    if (line.charCodeAt(0) === 58) return; // ":" starts a comment
+    if (line.charCodeAt(0) === 58) {
+      // ":" starts a comment
+      onComment?.(line.charCodeAt(1) === 32 ? line.slice(2) : line.slice(1));
+      return;
+    }
     const colon = line.indexOf(":");
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? "" : line.slice(colon + 1);
@@ -152,9 +157,15 @@ async function holdStream(source, lastId, emit, backoff, signal) {
         response.body?.cancel().catch(() => {});
         throw new StreamRefused(response.status);
       }
-      emit({ type: "open" });
+      // Open once the server's opening comment (`: ok`) or a message arrives: a full server
+      // answers 200 with only a `retry:` and a comment, and that is no open stream.
+      let opened = false;
+      const open = () => {
+        if (!opened) (opened = true), emit({ type: "open" });
+      };
       const parser = createSseParser(
         (message) => {
+          open();
           delivered = true;
           if (message.data === undefined) {
             if (message.id !== undefined) emit({ type: "id", id: message.id });
@@ -163,11 +174,12 @@ async function holdStream(source, lastId, emit, backoff, signal) {
           emit({ type: "message", event: message.event ?? "message", data: message.data, id: message.id });
         },
         (ms) => (serverRetryMs = ms),
+        (comment) => comment === "ok" && open(),
       );
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) parser.feed(chunk.value);
       if (signal.aborted) return;
-      emit({ type: "error", message: "the stream ended" });
+      emit({ type: "error", message: opened ? "the stream ended" : "the server asked to come back later" });
     } catch (error) {
       if (signal.aborted) return;
       const status = error instanceof StreamRefused ? error.status : undefined;
