@@ -6,6 +6,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { createParser } from "eventsource-parser";
 import { SseClient, SseClientError } from "./client.ts";
+import { diagnose, formatFindings, passed } from "./doctor.ts";
 import { bytesToHex } from "./hex.ts";
 import { run, type Listen } from "./server.ts";
 import type { SpawnTokenWorker } from "./token/offload.ts";
@@ -22,11 +23,15 @@ Commands:
         [--id ID]            name the submission: the same id is delivered once per SSE_IDEMPOTENCY_TTL
   listen --topics a,b        subscribe and print each event as a JSON line (for debugging)
   healthcheck                exit 0 if the server answers /health/live (for containers)
+  doctor --url URL           check the path to the server (proxy, CDN) for event streams:
+                             buffering, compression, heartbeats, idle cuts, resume; exit 1 on a problem
+        [--idle SECONDS]     how long to watch an idle stream (default 20)
+        [--json]             print the findings as JSON
 
-Options for token, publish, listen, healthcheck:
+Options for token, publish, listen, healthcheck, doctor:
   --url URL                  the server, base path included
                              (default: $SSE_URL, else http://127.0.0.1:$PORT$BASE_PATH)
-  token and publish read the key from $SSE_SECRET.
+  token, publish and doctor read the key from $SSE_SECRET.
 
 Exit codes: 0 success, 1 failure (message on stderr), 2 bad usage.`;
 
@@ -40,6 +45,8 @@ const OPTIONS = {
   ttl: { type: "string" },
   id: { type: "string" },
   url: { type: "string" },
+  idle: { type: "string", default: "20" },
+  json: { type: "boolean", default: false },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -81,6 +88,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await listen(options);
       case "healthcheck":
         return await healthcheck(options);
+      case "doctor":
+        return await doctor(options);
       default:
         return usage(`unknown command: ${command}`);
     }
@@ -170,6 +179,18 @@ async function healthcheck(options: Options): Promise<number> {
   if (!res.ok) throw new Error(`${url} answered ${res.status}`);
   process.stdout.write(`live: ${url} answered ${res.status}\n`);
   return 0;
+}
+
+/** Prints the findings (lines, or JSON with --json); exits 0 only when none failed. */
+async function doctor(options: Options): Promise<number> {
+  const idleSeconds = Number(options.idle);
+  if (!Number.isFinite(idleSeconds) || idleSeconds < 0 || idleSeconds > 3600) {
+    throw new UsageError("--idle must be a number of seconds from 0 to 3600");
+  }
+  const findings = await diagnose({ client: client(options), idleSeconds });
+  const ok = passed(findings);
+  process.stdout.write((options.json ? JSON.stringify({ url: serverUrl(options), ok, findings }) : formatFindings(findings)) + "\n");
+  return ok ? 0 : 1;
 }
 
 /** The one place the CLI looks at which runtime it is on: to pick the HTTP listener. */

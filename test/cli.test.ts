@@ -34,7 +34,7 @@ describe("sse-server CLI", () => {
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Usage: sse-server <command>/);
-    for (const command of ["serve", "keygen", "token", "publish", "listen", "healthcheck"]) {
+    for (const command of ["serve", "keygen", "token", "publish", "listen", "healthcheck", "doctor"]) {
       expect(help.stdout).toContain(command);
     }
     expect((await cli([])).code).toBe(2);

@@ -1,0 +1,75 @@
+/**
+ * Real nginx (Debian's nginx-light) as a reverse proxy in front of a test server: a
+ * generated config in a temp dir, loopback only, run as a non-daemon child and stopped after.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnProcess, type Spawned } from "./process.ts";
+import { freePort } from "./redis.ts";
+
+export const NGINX = "/usr/sbin/nginx";
+
+export interface RunningNginx {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Fails (never skips) when nginx is missing: test/ensure-system-deps.sh installs it. */
+export function requireNginx(): void {
+  try {
+    execFileSync(NGINX, ["-v"], { stdio: "ignore" });
+  } catch {
+    throw new Error(`${NGINX} not found: run test/ensure-system-deps.sh (installs nginx-light)`);
+  }
+}
+
+/** `location / {}` proxying everything to `upstreamPort`, with `directives` after `proxy_pass`. */
+export const proxyLocation = (upstreamPort: number, directives: string) =>
+  `location / {\n      proxy_pass http://127.0.0.1:${upstreamPort};\n      ${directives}\n    }`;
+
+/** `server` is the body of the server block after `listen`; `http` adds directives at http level. */
+export async function startNginx(server: string, http = ""): Promise<RunningNginx> {
+  requireNginx();
+  const dir = mkdtempSync(join(tmpdir(), "sse-nginx-"));
+  const port = await freePort();
+  const config = `daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events {}
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  ${http}
+  server {
+    listen 127.0.0.1:${port};
+    ${server}
+  }
+}
+`;
+  writeFileSync(join(dir, "nginx.conf"), config);
+  const nginx: Spawned = spawnProcess([NGINX, "-p", dir, "-c", join(dir, "nginx.conf")]);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (nginx.child.exitCode !== null) throw new Error(`nginx exited at start; config:\n${config}`);
+    const up = await fetch(`${url}/ping`).then((r) => r.text().then(() => true), () => false);
+    if (up) break;
+    if (Date.now() > deadline) throw new Error("nginx did not answer in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    async stop() {
+      await nginx.stop("SIGTERM", 3000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
