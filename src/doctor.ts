@@ -169,7 +169,7 @@ function checkHeaders(headers: Headers): Finding[] {
       : { check: "Cache-Control", verdict: "warn", detail: cache || "(none)", fix: "pass the server's `Cache-Control: no-cache` through, or a cache may hold the stream" },
     encoding === "" || encoding === "identity"
       ? { check: "compression", verdict: "ok", detail: "none (no Content-Encoding)" }
-      : { check: "compression", verdict: "fail", detail: `Content-Encoding: ${encoding}: the compressor holds events until its buffer fills`, fix: FIX_GZIP },
+      : { check: "compression", verdict: "fail", detail: `Content-Encoding: ${encoding}: a compressor may hold events until its buffer fills`, fix: FIX_GZIP },
     {
       check: "X-Accel-Buffering",
       verdict: "ok",
