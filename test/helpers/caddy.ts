@@ -3,10 +3,10 @@
  * Caddyfile in a temp dir, loopback only, no admin endpoint, plain HTTP; stopped after.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnProcess } from "./process.ts";
+import { spawnProcess, whenAnswering, type RunningProxy } from "./process.ts";
 import { freePort } from "./redis.ts";
 
 export const CADDY = "/usr/bin/caddy";
@@ -21,7 +21,7 @@ export function requireCaddy(): void {
 }
 
 /** `site` is the body of the site block; `{upstream}` in it becomes `127.0.0.1:<upstreamPort>`. */
-export async function startCaddy(upstreamPort: number, site: string): Promise<{ readonly url: string; stop(): Promise<void> }> {
+export async function startCaddy(upstreamPort: number, site: string): Promise<RunningProxy> {
   requireCaddy();
   const dir = mkdtempSync(join(tmpdir(), "sse-caddy-"));
   const port = await freePort();
@@ -39,19 +39,5 @@ ${site.replaceAll("{upstream}", `127.0.0.1:${upstreamPort}`)}
     env: { HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (caddy.child.exitCode !== null) throw new Error(`caddy exited at start; config:\n${config}`);
-    const up = await fetch(url).then((r) => r.text().then(() => true), () => false);
-    if (up) break;
-    if (Date.now() > deadline) throw new Error("caddy did not answer in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url,
-    async stop() {
-      await caddy.stop("SIGTERM", 3000);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return whenAnswering("caddy", caddy, url, url, dir, config);
 }

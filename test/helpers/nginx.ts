@@ -3,19 +3,13 @@
  * generated config in a temp dir, loopback only, run as a non-daemon child and stopped after.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnProcess, type Spawned } from "./process.ts";
+import { spawnProcess, whenAnswering, type RunningProxy, type Spawned } from "./process.ts";
 import { freePort } from "./redis.ts";
 
 export const NGINX = "/usr/sbin/nginx";
-
-export interface RunningNginx {
-  /** `http://127.0.0.1:<port>` */
-  readonly url: string;
-  stop(): Promise<void>;
-}
 
 /** Fails (never skips) when nginx is missing: test/ensure-system-deps.sh installs it. */
 export function requireNginx(): void {
@@ -31,7 +25,7 @@ export const proxyLocation = (upstreamPort: number, directives: string) =>
   `location / {\n      proxy_pass http://127.0.0.1:${upstreamPort};\n      ${directives}\n    }`;
 
 /** `server` is the body of the server block after `listen`; `http` adds directives at http level. */
-export async function startNginx(server: string, http = ""): Promise<RunningNginx> {
+export async function startNginx(server: string, http = ""): Promise<RunningProxy> {
   requireNginx();
   const dir = mkdtempSync(join(tmpdir(), "sse-nginx-"));
   const port = await freePort();
@@ -57,19 +51,5 @@ http {
   writeFileSync(join(dir, "nginx.conf"), config);
   const nginx: Spawned = spawnProcess([NGINX, "-p", dir, "-c", join(dir, "nginx.conf")]);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (nginx.child.exitCode !== null) throw new Error(`nginx exited at start; config:\n${config}`);
-    const up = await fetch(`${url}/ping`).then((r) => r.text().then(() => true), () => false);
-    if (up) break;
-    if (Date.now() > deadline) throw new Error("nginx did not answer in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url,
-    async stop() {
-      await nginx.stop("SIGTERM", 3000);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return whenAnswering("nginx", nginx, url, `${url}/ping`, dir, config);
 }

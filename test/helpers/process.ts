@@ -3,6 +3,7 @@
  * stopped with a grace period, and waited on until their output says they are ready.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { ROOT } from "./runtimes.ts";
 
 export interface Spawned {
@@ -106,4 +107,39 @@ export interface ProcessResult {
   readonly code: number | string;
   readonly stdout: string;
   readonly stderr: string;
+}
+
+/** A proxy (nginx, Caddy) that a test started, answering at `url`. */
+export interface RunningProxy {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Waits (10 s at most) until `spawned` answers HTTP at `probe`; then it is a RunningProxy
+ * whose stop also removes its temp `dir`. A process that exits first fails with `config`.
+ */
+export async function whenAnswering(
+  name: string,
+  spawned: Spawned,
+  url: string,
+  probe: string,
+  dir: string,
+  config: string,
+): Promise<RunningProxy> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (spawned.child.exitCode !== null) throw new Error(`${name} exited at start; config:\n${config}`);
+    const up = await fetch(probe).then((r) => r.text().then(() => true), () => false);
+    if (up) break;
+    if (Date.now() > deadline) throw new Error(`${name} did not answer in time`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    async stop() {
+      await spawned.stop("SIGTERM", 3000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
