@@ -1,0 +1,162 @@
+/**
+ * What `POST submit` costs around its token, side by side (BENCHMARKS.md, "Submitting").
+ * Starts, on free loopback ports, for each runtime: the real server (ours), a bare server
+ * of the same runtime that reads the body and answers `OK`, and (`--naive`) a naive server
+ * that verifies with the `branca` npm package and decodes msgpack (bench/submit-floors.ts).
+ * wrk drives each in turn with `--conns` connections for `--seconds`, each request the
+ * next of 2,000 distinct pre-minted tokens (bench/submit-path.lua), each a single-event
+ * submission whose msgpack payload is 50 bytes; round after round, the order rotating.
+ * Prints each measurement, then per server the median requests/s, the median server CPU
+ * per request (µs, from /proc: noise from other processes on the machine moves it less)
+ * and the ratios to the bare server of the same runtime and to bare Bun. A measurement
+ * with any non-2xx answer or socket error fails the run.
+ *
+ *   npm run bench:submit -- [--runtimes bun,node,deno] [--naive bun] [--rounds 5]
+ *                           [--seconds 5] [--conns 64] [--threads 2] [--out FILE]
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, appendFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { encode } from "@msgpack/msgpack";
+import { startServer, type RunningServer } from "../test/helpers/server.ts";
+import { SERVER_COMMANDS, type Runtime } from "../test/helpers/runtimes.ts";
+import { seal } from "../test/helpers/tokens.ts";
+import { track, trackDir } from "./cleanup.ts";
+import { median, procCpuMs, sleep } from "./lib.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    runtimes: { type: "string", default: "bun,node,deno" },
+    naive: { type: "string", default: "bun" },
+    rounds: { type: "string", default: "5" },
+    seconds: { type: "string", default: "5" },
+    conns: { type: "string", default: "64" },
+    threads: { type: "string", default: "2" },
+    out: { type: "string" },
+  },
+});
+const runtimes = args.runtimes.split(",").filter(Boolean) as Runtime[];
+const naiveOn = new Set(args.naive.split(",").filter(Boolean));
+const ROUNDS = Number(args.rounds);
+const SECONDS = Number(args.seconds);
+const TOKENS = 2000;
+const PAYLOAD_BYTES = 50;
+
+const lines: string[] = [];
+function print(line: string): void {
+  console.log(line);
+  lines.push(line);
+  if (args.out) appendFileSync(args.out, line + "\n");
+}
+if (args.out) writeFileSync(args.out, "");
+
+/** A single-event submission whose msgpack is exactly PAYLOAD_BYTES long, topic `t<i>`. */
+function payload(i: number): Uint8Array {
+  const event = { topic: `t${i}`, event: "m", data: "" };
+  const bare = encode({ events: [event] }).length;
+  const bytes = encode({ events: [{ ...event, data: "x".repeat(PAYLOAD_BYTES - bare) }] });
+  if (bytes.length !== PAYLOAD_BYTES) throw new Error(`payload ${i} is ${bytes.length} bytes`);
+  return bytes;
+}
+
+const dir = trackDir(mkdtempSync(join(tmpdir(), "submit-path-")));
+const tokensFile = join(dir, "tokens.txt");
+const tokens = Array.from({ length: TOKENS }, (_, i) => seal(payload(i)));
+writeFileSync(tokensFile, tokens.join("\n") + "\n");
+
+interface Target {
+  readonly name: string;
+  readonly runtime: Runtime;
+  readonly kind: "ours" | "bare" | "naive";
+  readonly server: RunningServer;
+}
+
+/** The floor servers run bench/submit-floors.ts with the runtime's command (its script replaced). */
+function floorCommand(runtime: Runtime): string[] {
+  const command = [...SERVER_COMMANDS[runtime]];
+  command[command.length - 1] = "bench/submit-floors.ts";
+  return command;
+}
+
+async function start(runtime: Runtime, kind: Target["kind"]): Promise<Target> {
+  const server = await startServer(runtime, {
+    env: kind === "ours" ? {} : { VARIANT: kind },
+    ...(kind === "ours" ? {} : { command: floorCommand(runtime) }),
+  });
+  track(server.process);
+  return { name: `${runtime}:${kind}`, runtime, kind, server };
+}
+
+interface Measured {
+  readonly requestsPerS: number;
+  readonly cpuUsPerRequest: number;
+}
+
+function wrk(target: Target, seconds: number): Measured {
+  const pid = target.server.process.pid!;
+  const cpu0 = procCpuMs(pid);
+  const run = spawnSync(
+    "wrk",
+    [
+      `-t${args.threads}`, `-c${args.conns}`, `-d${seconds}s`, "-s", "bench/submit-path.lua",
+      `http://127.0.0.1:${target.server.port}/submit`, "--", tokensFile,
+    ],
+    { encoding: "utf8", timeout: (seconds + 30) * 1000 },
+  );
+  const cpuMs = procCpuMs(pid) - cpu0;
+  if (run.status !== 0) throw new Error(`wrk failed on ${target.name}: ${run.stderr || run.error}`);
+  const out = run.stdout;
+  const rate = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const total = /(\d+) requests in/.exec(out);
+  if (!rate || !total) throw new Error(`unreadable wrk output for ${target.name}:\n${out}`);
+  if (/Non-2xx or 3xx responses|Socket errors/.test(out)) throw new Error(`${target.name} answered with errors:\n${out}`);
+  return { requestsPerS: Number(rate[1]), cpuUsPerRequest: (cpuMs * 1000) / Number(total[1]) };
+}
+
+const version = (command: string, flag = "--version") => spawnSync(command, [flag], { encoding: "utf8" }).stdout.trim().split("\n")[0];
+print(
+  `submit-path: ${ROUNDS} rounds × ${SECONDS} s, wrk -t${args.threads} -c${args.conns}, ${TOKENS} tokens ` +
+    `of ${tokens[0]!.length} chars (${PAYLOAD_BYTES}-byte single-event payloads); ` +
+    `bun ${version(SERVER_COMMANDS.bun[0]!)}, node ${version("node")}, ${version(SERVER_COMMANDS.deno[0]!)}, ${version("wrk", "-v")}`,
+);
+
+const targets: Target[] = [];
+for (const runtime of runtimes) {
+  for (const kind of ["ours", "bare", "naive"] as const) {
+    if (kind === "naive" && !naiveOn.has(runtime)) continue;
+    targets.push(await start(runtime, kind));
+  }
+}
+// Every token is valid for each server (not a 401 counted as a request served).
+for (const target of targets) {
+  const answer = await fetch(`${target.server.url}/submit`, { method: "POST", body: tokens[0] });
+  if (answer.status !== 200) throw new Error(`${target.name} answered ${answer.status} to a valid submission`);
+}
+for (const target of targets) wrk(target, 2); // warm-up (JIT), not counted
+await sleep(500);
+
+const results = new Map<string, Measured[]>(targets.map((t) => [t.name, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+  for (const target of order) {
+    const m = wrk(target, SECONDS);
+    results.get(target.name)!.push(m);
+    print(`round ${round + 1} ${target.name.padEnd(11)} ${m.requestsPerS.toFixed(0).padStart(7)} req/s  ${m.cpuUsPerRequest.toFixed(1).padStart(5)} µs CPU/req`);
+  }
+}
+
+const medianRate = (name: string) => median(results.get(name)?.map((m) => m.requestsPerS) ?? []);
+const medianCpu = (name: string) => median(results.get(name)?.map((m) => m.cpuUsPerRequest) ?? []);
+print("");
+print("server        median req/s   × bare (same runtime)   × bare Bun   server CPU µs/req (median)");
+for (const target of targets) {
+  const rate = medianRate(target.name);
+  print(
+    `${target.name.padEnd(13)} ${rate.toFixed(0).padStart(12)}   ${(rate / medianRate(`${target.runtime}:bare`)).toFixed(2).padStart(21)}` +
+      `   ${(rate / medianRate("bun:bare")).toFixed(2).padStart(10)}   ${medianCpu(target.name).toFixed(1).padStart(26)}`,
+  );
+}
+await Promise.all(targets.map((t) => t.server.stop()));
+process.exit(0);
