@@ -32,8 +32,8 @@ export interface AppDeps {
 }
 
 /**
- * The header the CORS middleware adds; `GET events` and the not-found and wrong-method
- * answers, which it never sees, set it themselves.
+ * The header the CORS middleware adds; `GET events`, `POST submit` and the not-found and
+ * wrong-method answers, which it never sees, set it themselves.
  */
 const ALLOW_ANY_ORIGIN = "Access-Control-Allow-Origin";
 
@@ -43,6 +43,13 @@ const STREAM_HEADERS = {
   "X-Accel-Buffering": "no",
   [ALLOW_ANY_ORIGIN]: "*",
 } as const;
+
+/**
+ * The headers of an accepted submission's answer: what `c.text("OK")` says, and the CORS
+ * header. One Headers for every answer (a Response copies its init's headers, and Bun
+ * copies a Headers faster than it reads an object); never changed after this.
+ */
+const SUBMITTED_HEADERS = new Headers({ "Content-Type": "text/plain; charset=UTF-8", [ALLOW_ANY_ORIGIN]: "*" });
 
 /** The last event of a stream whose token ran out (SSE_CLOSE_ON_EXPIRY): the client should get a fresh one. */
 const EXPIRED_FRAME = encodeEvent("expired", "token expired");
@@ -141,11 +148,14 @@ export function createApp(deps: AppDeps): Hono {
       : openStream(topics, lastEventId, c.env, expires);
   }
 
-  // CORS on every request but `GET events`: a request that matches one handler only is
-  // answered by Hono without compose, and synchronously (a Response, not a Promise of one):
-  // 4 µs of server CPU and 0.3 KB per stream less on Bun (bench/stream-variants.ts).
+  // CORS on every request but `GET events` and `POST submit`: a request that matches one
+  // handler only is answered by Hono without compose, and synchronously (a Response, not a
+  // Promise of one): 4 µs of server CPU and 0.3 KB per stream less on Bun
+  // (bench/stream-variants.ts). Through the middleware, a submission would also cost three
+  // Responses where one does (BENCHMARKS.md, "Submitting"). A POST route must therefore set
+  // the header itself, as `POST submit` does; a POST no route matches gets it from notFound.
   const allowAnyOrigin = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86400 });
-  app.on(["POST", "PUT", "PATCH", "DELETE", "OPTIONS"], "*", allowAnyOrigin);
+  app.on(["PUT", "PATCH", "DELETE", "OPTIONS"], "*", allowAnyOrigin);
 
   app.get("/ping", allowAnyOrigin, (c) => c.text("pong"));
   // Liveness: the process serves HTTP. Readiness: it can also deliver every event.
@@ -254,19 +264,26 @@ export function createApp(deps: AppDeps): Hono {
     return eventStreamResponse(stream, STREAM_HEADERS, env);
   }
 
+  // `POST submit` goes through no CORS middleware either (see the registration above): it
+  // sets the one header itself, on the answer or, through `c.header`, on the rejection.
   app.post("/submit", async (c) => {
     const started = performance.now();
-    const body = await readBodyText(c.req.raw, config.maxBodyBytes);
-    const { events, id } = parseSubmit((await openToken(body.trim())).payload, config);
-    const once = id === undefined ? undefined : { id, ttlMs: config.idempotencyTtlSeconds * 1000 };
-    if ((await transport.publish(events, once)) === "replayed") {
-      metrics.submissionsReplayed.inc(); // answered as the first time: the client cannot tell, and need not
-      return c.text("OK");
+    try {
+      const body = await readBodyText(c.req.raw, config.maxBodyBytes);
+      const opened = openToken(body.trim());
+      // A token verified inline is no Promise: awaiting it anyway would cost a turn of the microtask queue.
+      const { events, id } = parseSubmit((opened instanceof Promise ? await opened : opened).payload, config);
+      const once = id === undefined ? undefined : { id, ttlMs: config.idempotencyTtlSeconds * 1000 };
+      if ((await transport.publish(events, once)) === "replayed") {
+        metrics.submissionReplayed(); // answered as the first time: the client cannot tell, and need not
+      } else {
+        metrics.submissionAccepted(events.length, performance.now() - started);
+      }
+      return new Response("OK", { headers: SUBMITTED_HEADERS });
+    } catch (error) {
+      c.header(ALLOW_ANY_ORIGIN, "*"); // onError's answer carries it
+      throw error;
     }
-    metrics.submissions.inc();
-    metrics.eventsSubmitted.inc(events.length);
-    metrics.submitSeconds.observe((performance.now() - started) / 1000);
-    return c.text("OK");
   });
 
   // Reached by every request no route matched: a known path with another method is a 405.
