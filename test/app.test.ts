@@ -3,14 +3,20 @@
  * answered, not only what the answer is.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
+import { Hub } from "../src/hub.ts";
 import { createLogger } from "../src/log.ts";
+import { Metrics } from "../src/metrics.ts";
 import { createSseServer } from "../src/server.ts";
+import { createBranca } from "../src/token/branca.ts";
+import { TokenVerifier } from "../src/token/offload.ts";
+import { TransportUnavailable, type Transport } from "../src/transport/transport.ts";
 import { spawnWebWorker } from "../src/listen/web-worker.ts";
 import { encode } from "@msgpack/msgpack";
 import type { SpawnTokenWorker, TokenWorkerEvents, VerifyJob, VerifyReply, WorkerStatus } from "../src/token/offload.ts";
 import { SelfTestError } from "../src/token/self-test.ts";
-import { randomBase62, SECRET_HEX, subscribeToken } from "./helpers/tokens.ts";
+import { randomBase62, SECRET_HEX, submitToken, subscribeToken } from "./helpers/tokens.ts";
 
 const server = await createSseServer(
   loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent" }),
@@ -37,6 +43,51 @@ describe("app", () => {
     expect(answer).toBeInstanceOf(Response);
     expect((answer as Response).status).toBe(401);
     expect((answer as Response).headers.get("access-control-allow-origin")).toBe("*");
+  });
+});
+
+describe("app, POST submit", () => {
+  // It goes through no CORS middleware: it sets the header itself, on every answer.
+  const submit = (body: string, headers: Record<string, string> = {}) =>
+    server.fetch(new Request("http://127.0.0.1/submit", { method: "POST", body, headers }));
+  const corsOf = (response: Response) => response.headers.get("access-control-allow-origin");
+
+  test("an accepted submission is answered OK, as text, with the CORS header", async () => {
+    const answer = await submit(submitToken([{ topic: "cors", event: "e", data: "d" }]));
+    expect(answer.status).toBe(200);
+    expect(await answer.text()).toBe("OK");
+    expect(answer.headers.get("content-type")).toBe("text/plain; charset=UTF-8");
+    expect(corsOf(answer)).toBe("*");
+  });
+
+  test("its rejections carry the CORS header too: 401, 400, 413", async () => {
+    const forged = await submit("not-a-token");
+    const badPayload = await submit(subscribeToken(["not", "events"]));
+    const tooLarge = await submit("x", { "content-length": String(server.config.maxBodyBytes + 1) });
+    expect([forged.status, badPayload.status, tooLarge.status]).toEqual([401, 400, 413]);
+    for (const answer of [forged, badPayload, tooLarge]) expect(corsOf(answer)).toBe("*");
+  });
+
+  test("a transport that cannot take it: 503 with Retry-After and the CORS header, nothing counted", async () => {
+    const config = loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent" });
+    const hub = new Hub();
+    const down: Transport = {
+      ready: false,
+      sharedHistory: undefined,
+      publish: () => Promise.reject(new TransportUnavailable("event broker (Redis) is unavailable; retry later")),
+      topicOpened: () => {},
+      topicClosed: () => {},
+      close: () => Promise.resolve(),
+    };
+    const tokens = new TokenVerifier({ branca: createBranca(config.secret), secret: config.secret, ttlSeconds: config.tokenTtlSeconds });
+    const metrics = new Metrics(hub, tokens);
+    const app = createApp({ config, hub, transport: down, tokens, logger: createLogger("silent", () => {}), metrics });
+    const token = submitToken([{ topic: "down", event: "e", data: "d" }]);
+    const answer = await app.fetch(new Request("http://127.0.0.1/submit", { method: "POST", body: token }));
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get("retry-after")).toBe("2");
+    expect(corsOf(answer)).toBe("*");
+    expect(await metrics.render()).toMatch(/^sse_submissions_total 0$/m);
   });
 });
 

@@ -28,6 +28,20 @@ describe("readBodyText", () => {
     expect(await readBodyText(post("x".repeat(10)), 10)).toBe("x".repeat(10));
   });
 
+  test("a body of a declared length is read whole, and still counted against the limit", async () => {
+    const declared = (body: BodyInit, length: number) => post(body, { "content-length": String(length) });
+    expect(await readBodyText(declared("héllo", 6), 10)).toBe("héllo");
+    // A Request made in process may declare less than it carries.
+    await expect(readBodyText(declared("x".repeat(11), 5), 10)).rejects.toBeInstanceOf(BodyTooLarge);
+    // Declared over the limit: refused before anything is read.
+    const unread = declared(streamOf(new Uint8Array(11)), 11);
+    await expect(readBodyText(unread, 10)).rejects.toBeInstanceOf(BodyTooLarge);
+    expect(unread.bodyUsed).toBe(false);
+    await expect(readBodyText(declared(streamOf(new Uint8Array(3), new Error("aborted")), 10), 100)).rejects.toBeInstanceOf(
+      BodyUnreadable,
+    );
+  });
+
   test("a body that fails mid-way (an aborted upload) is the client's error", async () => {
     const failing = post(streamOf(new Uint8Array(3), new Error("aborted")));
     await expect(readBodyText(failing, 100)).rejects.toBeInstanceOf(BodyUnreadable);
