@@ -6,10 +6,11 @@
  * wrk drives each in turn with `--conns` connections for `--seconds`, each request the
  * next of 2,000 distinct pre-minted tokens (bench/submit-path.lua), each a single-event
  * submission whose msgpack payload is 50 bytes; round after round, the order rotating.
- * Prints each measurement, then per server the median requests/s, the median server CPU
- * per request (µs, from /proc: noise from other processes on the machine moves it less)
- * and the ratios to the bare server of the same runtime and to bare Bun. A measurement
- * with any non-2xx answer or socket error fails the run.
+ * Prints each measurement, then per server the median requests/s, its ratio to the bare
+ * server of the same runtime (of the medians, and the median of each round's ratio), to
+ * bare Bun, and the median server CPU per request (µs, from /proc: noise from other
+ * processes on the machine moves it less). A measurement with any non-2xx answer or socket
+ * error fails the run.
  *
  *   npm run bench:submit -- [--runtimes bun,node,deno] [--naive bun] [--rounds 5]
  *                           [--seconds 5] [--conns 64] [--threads 2] [--out FILE]
@@ -147,16 +148,24 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 
-const medianRate = (name: string) => median(results.get(name)?.map((m) => m.requestsPerS) ?? []);
+const rates = (name: string) => results.get(name)?.map((m) => m.requestsPerS) ?? [];
+const medianRate = (name: string) => median(rates(name));
 const medianCpu = (name: string) => median(results.get(name)?.map((m) => m.cpuUsPerRequest) ?? []);
+/** Each round's ratio to the same runtime's bare server (measured close in time), median over rounds. */
+const medianRoundRatio = (target: Target) => {
+  const bare = rates(`${target.runtime}:bare`);
+  return median(rates(target.name).map((rate, round) => rate / bare[round]!));
+};
 print("");
-print("server        median req/s   × bare (same runtime)   × bare Bun   server CPU µs/req (median)");
+print("server        median req/s   × bare (same runtime)   per-round ratio   × bare Bun   server CPU µs/req");
 for (const target of targets) {
   const rate = medianRate(target.name);
   print(
     `${target.name.padEnd(13)} ${rate.toFixed(0).padStart(12)}   ${(rate / medianRate(`${target.runtime}:bare`)).toFixed(2).padStart(21)}` +
-      `   ${(rate / medianRate("bun:bare")).toFixed(2).padStart(10)}   ${medianCpu(target.name).toFixed(1).padStart(26)}`,
+      `   ${medianRoundRatio(target).toFixed(2).padStart(15)}   ${(rate / medianRate("bun:bare")).toFixed(2).padStart(10)}` +
+      `   ${medianCpu(target.name).toFixed(1).padStart(17)}`,
   );
 }
+print("(medians over the rounds; per-round ratio: each round's ratio to its runtime's bare server, median)");
 await Promise.all(targets.map((t) => t.server.stop()));
 process.exit(0);
