@@ -2,7 +2,9 @@
  * What `POST submit` costs around its token, side by side (BENCHMARKS.md, "Submitting").
  * Starts, on free loopback ports, for each runtime: the real server (ours), a bare server
  * of the same runtime that reads the body and answers `OK`, and (`--naive`) a naive server
- * that verifies with the `branca` npm package and decodes msgpack (bench/submit-floors.ts).
+ * that verifies with the `branca` npm package and decodes msgpack (bench/submit-floors.ts);
+ * with `--no-history`, the real server again with SSE_HISTORY_SIZE=0 (no event kept for
+ * resuming), to show what the history, on by default, costs a submission.
  * wrk drives each in turn with `--conns` connections for `--seconds`, each request the
  * next of 2,000 distinct pre-minted tokens (bench/submit-path.lua), each a single-event
  * submission whose msgpack payload is 50 bytes; round after round, the order rotating.
@@ -12,7 +14,7 @@
  * processes on the machine moves it less). A measurement with any non-2xx answer or socket
  * error fails the run.
  *
- *   npm run bench:submit -- [--runtimes bun,node,deno] [--naive bun] [--rounds 5]
+ *   npm run bench:submit -- [--runtimes bun,node,deno] [--naive bun] [--no-history bun] [--rounds 5]
  *                           [--seconds 5] [--conns 64] [--threads 2] [--out FILE]
  */
 import { spawnSync } from "node:child_process";
@@ -31,6 +33,7 @@ const { values: args } = parseArgs({
   options: {
     runtimes: { type: "string", default: "bun,node,deno" },
     naive: { type: "string", default: "bun" },
+    "no-history": { type: "string", default: "bun" },
     rounds: { type: "string", default: "5" },
     seconds: { type: "string", default: "5" },
     conns: { type: "string", default: "64" },
@@ -40,6 +43,7 @@ const { values: args } = parseArgs({
 });
 const runtimes = args.runtimes.split(",").filter(Boolean) as Runtime[];
 const naiveOn = new Set(args.naive.split(",").filter(Boolean));
+const noHistoryOn = new Set(args["no-history"].split(",").filter(Boolean));
 const ROUNDS = Number(args.rounds);
 const SECONDS = Number(args.seconds);
 const TOKENS = 2000;
@@ -70,7 +74,7 @@ writeFileSync(tokensFile, tokens.join("\n") + "\n");
 interface Target {
   readonly name: string;
   readonly runtime: Runtime;
-  readonly kind: "ours" | "bare" | "naive";
+  readonly kind: "ours" | "ours-nohistory" | "bare" | "naive";
   readonly server: RunningServer;
 }
 
@@ -82,9 +86,10 @@ function floorCommand(runtime: Runtime): string[] {
 }
 
 async function start(runtime: Runtime, kind: Target["kind"]): Promise<Target> {
+  const floor = kind === "bare" || kind === "naive";
   const server = await startServer(runtime, {
-    env: kind === "ours" ? {} : { VARIANT: kind },
-    ...(kind === "ours" ? {} : { command: floorCommand(runtime) }),
+    env: floor ? { VARIANT: kind } : kind === "ours-nohistory" ? { SSE_HISTORY_SIZE: "0" } : {},
+    ...(floor ? { command: floorCommand(runtime) } : {}),
   });
   track(server.process);
   return { name: `${runtime}:${kind}`, runtime, kind, server };
@@ -125,8 +130,9 @@ print(
 
 const targets: Target[] = [];
 for (const runtime of runtimes) {
-  for (const kind of ["ours", "bare", "naive"] as const) {
+  for (const kind of ["ours", "ours-nohistory", "bare", "naive"] as const) {
     if (kind === "naive" && !naiveOn.has(runtime)) continue;
+    if (kind === "ours-nohistory" && !noHistoryOn.has(runtime)) continue;
     targets.push(await start(runtime, kind));
   }
 }
@@ -144,7 +150,7 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const target of order) {
     const m = wrk(target, SECONDS);
     results.get(target.name)!.push(m);
-    print(`round ${round + 1} ${target.name.padEnd(11)} ${m.requestsPerS.toFixed(0).padStart(7)} req/s  ${m.cpuUsPerRequest.toFixed(1).padStart(5)} µs CPU/req`);
+    print(`round ${round + 1} ${target.name.padEnd(18)} ${m.requestsPerS.toFixed(0).padStart(7)} req/s  ${m.cpuUsPerRequest.toFixed(1).padStart(5)} µs CPU/req`);
   }
 }
 
@@ -157,11 +163,11 @@ const medianRoundRatio = (target: Target) => {
   return median(rates(target.name).map((rate, round) => rate / bare[round]!));
 };
 print("");
-print("server        median req/s   × bare (same runtime)   per-round ratio   × bare Bun   server CPU µs/req");
+print("server               median req/s   × bare (same runtime)   per-round ratio   × bare Bun   server CPU µs/req");
 for (const target of targets) {
   const rate = medianRate(target.name);
   print(
-    `${target.name.padEnd(13)} ${rate.toFixed(0).padStart(12)}   ${(rate / medianRate(`${target.runtime}:bare`)).toFixed(2).padStart(21)}` +
+    `${target.name.padEnd(20)} ${rate.toFixed(0).padStart(12)}   ${(rate / medianRate(`${target.runtime}:bare`)).toFixed(2).padStart(21)}` +
       `   ${medianRoundRatio(target).toFixed(2).padStart(15)}   ${(rate / medianRate("bun:bare")).toFixed(2).padStart(10)}` +
       `   ${medianCpu(target.name).toFixed(1).padStart(17)}`,
   );
