@@ -4,7 +4,9 @@
  * of the same runtime that reads the body and answers `OK`, and (`--naive`) a naive server
  * that verifies with the `branca` npm package and decodes msgpack (bench/submit-floors.ts);
  * with `--no-history`, the real server again with SSE_HISTORY_SIZE=0 (no event kept for
- * resuming), to show what the history, on by default, costs a submission.
+ * resuming), to show what the history, on by default, costs a submission; with
+ * `--baseline DIR`, the server of another checkout too (DIR/src/entry/<runtime>.ts, with
+ * its node_modules), to compare a change with the code before it in the same run.
  * wrk drives each in turn with `--conns` connections for `--seconds`, each request the
  * next of 2,000 distinct pre-minted tokens (bench/submit-path.lua), each a single-event
  * submission whose msgpack payload is 50 bytes; round after round, the order rotating.
@@ -12,9 +14,9 @@
  * server of the same runtime (of the medians, and the median of each round's ratio), to
  * bare Bun, and the median server CPU per request (µs, from /proc: noise from other
  * processes on the machine moves it less). A measurement with any non-2xx answer or socket
- * error fails the run.
+ * error fails the run (a request wrk timed out is only reported).
  *
- *   npm run bench:submit -- [--runtimes bun,node,deno] [--naive bun] [--no-history bun] [--rounds 5]
+ *   npm run bench:submit -- [--runtimes bun,node,deno] [--naive bun] [--no-history bun] [--baseline DIR] [--rounds 5]
  *                           [--seconds 5] [--conns 64] [--threads 2] [--out FILE]
  */
 import { spawnSync } from "node:child_process";
@@ -34,6 +36,7 @@ const { values: args } = parseArgs({
     runtimes: { type: "string", default: "bun,node,deno" },
     naive: { type: "string", default: "bun" },
     "no-history": { type: "string", default: "bun" },
+    baseline: { type: "string" },
     rounds: { type: "string", default: "5" },
     seconds: { type: "string", default: "5" },
     conns: { type: "string", default: "64" },
@@ -74,14 +77,14 @@ writeFileSync(tokensFile, tokens.join("\n") + "\n");
 interface Target {
   readonly name: string;
   readonly runtime: Runtime;
-  readonly kind: "ours" | "ours-nohistory" | "bare" | "naive";
+  readonly kind: "ours" | "ours-nohistory" | "baseline" | "bare" | "naive";
   readonly server: RunningServer;
 }
 
-/** The floor servers run bench/submit-floors.ts with the runtime's command (its script replaced). */
-function floorCommand(runtime: Runtime): string[] {
+/** The runtime's server command with another script (the last argument) in place of the entry point. */
+function commandWith(runtime: Runtime, script: string): string[] {
   const command = [...SERVER_COMMANDS[runtime]];
-  command[command.length - 1] = "bench/submit-floors.ts";
+  command[command.length - 1] = script;
   return command;
 }
 
@@ -89,7 +92,8 @@ async function start(runtime: Runtime, kind: Target["kind"]): Promise<Target> {
   const floor = kind === "bare" || kind === "naive";
   const server = await startServer(runtime, {
     env: floor ? { VARIANT: kind } : kind === "ours-nohistory" ? { SSE_HISTORY_SIZE: "0" } : {},
-    ...(floor ? { command: floorCommand(runtime) } : {}),
+    ...(floor ? { command: commandWith(runtime, "bench/submit-floors.ts") } : {}),
+    ...(kind === "baseline" ? { command: commandWith(runtime, `${args.baseline}/src/entry/${runtime}.ts`) } : {}),
   });
   track(server.process);
   return { name: `${runtime}:${kind}`, runtime, kind, server };
@@ -98,9 +102,11 @@ async function start(runtime: Runtime, kind: Target["kind"]): Promise<Target> {
 interface Measured {
   readonly requestsPerS: number;
   readonly cpuUsPerRequest: number;
+  /** Requests wrk gave up on after its 2 s timeout (a loaded machine), reported, not failed. */
+  readonly timeouts: number;
 }
 
-function wrk(target: Target, seconds: number): Measured {
+function wrk(target: Target, seconds: number, check = true): Measured {
   const pid = target.server.process.pid!;
   const cpu0 = procCpuMs(pid);
   const run = spawnSync(
@@ -117,8 +123,11 @@ function wrk(target: Target, seconds: number): Measured {
   const rate = /Requests\/sec:\s+([\d.]+)/.exec(out);
   const total = /(\d+) requests in/.exec(out);
   if (!rate || !total) throw new Error(`unreadable wrk output for ${target.name}:\n${out}`);
-  if (/Non-2xx or 3xx responses|Socket errors/.test(out)) throw new Error(`${target.name} answered with errors:\n${out}`);
-  return { requestsPerS: Number(rate[1]), cpuUsPerRequest: (cpuMs * 1000) / Number(total[1]) };
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).map(Number) ?? [0, 0, 0, 0];
+  if (check && (/Non-2xx or 3xx responses/.test(out) || socket.slice(0, 3).some((n) => n > 0))) {
+    throw new Error(`${target.name} answered with errors:\n${out}`);
+  }
+  return { requestsPerS: Number(rate[1]), cpuUsPerRequest: (cpuMs * 1000) / Number(total[1]), timeouts: socket[3]! };
 }
 
 const version = (command: string, flag = "--version") => spawnSync(command, [flag], { encoding: "utf8" }).stdout.trim().split("\n")[0];
@@ -130,7 +139,8 @@ print(
 
 const targets: Target[] = [];
 for (const runtime of runtimes) {
-  for (const kind of ["ours", "ours-nohistory", "bare", "naive"] as const) {
+  for (const kind of ["ours", "baseline", "ours-nohistory", "bare", "naive"] as const) {
+    if (kind === "baseline" && args.baseline === undefined) continue;
     if (kind === "naive" && !naiveOn.has(runtime)) continue;
     if (kind === "ours-nohistory" && !noHistoryOn.has(runtime)) continue;
     targets.push(await start(runtime, kind));
@@ -141,7 +151,7 @@ for (const target of targets) {
   const answer = await fetch(`${target.server.url}/submit`, { method: "POST", body: tokens[0] });
   if (answer.status !== 200) throw new Error(`${target.name} answered ${answer.status} to a valid submission`);
 }
-for (const target of targets) wrk(target, 2); // warm-up (JIT), not counted
+for (const target of targets) wrk(target, 2, false); // warm-up (JIT), not counted
 await sleep(500);
 
 const results = new Map<string, Measured[]>(targets.map((t) => [t.name, []]));
@@ -150,7 +160,7 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const target of order) {
     const m = wrk(target, SECONDS);
     results.get(target.name)!.push(m);
-    print(`round ${round + 1} ${target.name.padEnd(18)} ${m.requestsPerS.toFixed(0).padStart(7)} req/s  ${m.cpuUsPerRequest.toFixed(1).padStart(5)} µs CPU/req`);
+    print(`round ${round + 1} ${target.name.padEnd(18)} ${m.requestsPerS.toFixed(0).padStart(7)} req/s  ${m.cpuUsPerRequest.toFixed(1).padStart(5)} µs CPU/req${m.timeouts ? `  (${m.timeouts} timed out)` : ""}`);
   }
 }
 
