@@ -23,7 +23,18 @@ export function encodeEvent(event: string, data: string, id?: string): Uint8Arra
   let text = id === undefined ? "" : `id: ${id}\n`;
   if (event !== "") text += `event: ${event}\n`;
   for (const line of data.split(LINE_BREAK)) text += `data: ${line}\n`;
-  return encoder.encode(text + "\n");
+  return encodeUtf8(text + "\n");
+}
+
+/**
+ * UTF-8 of `text`. ASCII (most frames) is written into an array of its exact length:
+ * TextEncoder.encode gives each result an ArrayBuffer of its own, which a process keeping
+ * many frames (the history) pays for in garbage collection. Anything else is encoded so.
+ */
+function encodeUtf8(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  // Every UTF-16 unit takes at least one byte: all of it read means one byte each.
+  return encoder.encodeInto(text, bytes).read === text.length ? bytes : encoder.encode(text);
 }
 
 /** A comment line: ignored by every client, keeps proxies and NATs from idling out. */

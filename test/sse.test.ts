@@ -28,6 +28,14 @@ describe("encodeEvent", () => {
     expect(text(encodeEvent("", " x: y"))).toBe("data:  x: y\n\n");
   });
 
+  test("a frame is the UTF-8 TextEncoder gives, ASCII or not (lone surrogates replaced)", () => {
+    for (const data of ["plain ascii", "é", "✓ and 😀", "lone \ud800 surrogate", "\udc00", "x".repeat(5000) + "é"]) {
+      const frame = encodeEvent("e", data);
+      expect(frame).toEqual(new TextEncoder().encode(`event: e\ndata: ${data}\n\n`));
+      expect(frame.buffer.byteLength).toBe(frame.length); // nothing kept beyond the frame
+    }
+  });
+
   test("unicode is UTF-8", () => {
     expect(encodeEvent("", "é✓😀")).toEqual(new TextEncoder().encode("data: é✓😀\n\n"));
   });
