@@ -8,6 +8,7 @@ import { createParser } from "eventsource-parser";
 import { SseClient, SseClientError } from "./client.ts";
 import { diagnose, formatFindings, passed } from "./doctor.ts";
 import { bytesToHex } from "./hex.ts";
+import { probeHttpVersion } from "./listen/http-version.ts";
 import { run, type Listen } from "./server.ts";
 import type { SpawnTokenWorker } from "./token/offload.ts";
 
@@ -187,7 +188,8 @@ async function doctor(options: Options): Promise<number> {
   if (!Number.isFinite(idleSeconds) || idleSeconds < 0 || idleSeconds > 3600) {
     throw new UsageError("--idle must be a number of seconds from 0 to 3600");
   }
-  const findings = await diagnose({ client: client(options), idleSeconds });
+  const url = new URL(serverUrl(options));
+  const findings = await diagnose({ client: client(options), idleSeconds, httpVersion: () => probeHttpVersion(url) });
   const ok = passed(findings);
   process.stdout.write((options.json ? JSON.stringify({ url: serverUrl(options), ok, findings }) : formatFindings(findings)) + "\n");
   return ok ? 0 : 1;
