@@ -61,6 +61,23 @@ for (const runtime of SERVERS) {
       expect(datas(await resumed.next(1))).toEqual(["live"]);
     });
 
+    test("metrics count the prefixes with local streams, once each", async () => {
+      const gauge = async () => {
+        const text = await (await fetch(`${server.url}/metrics`)).text();
+        return Number(/^sse_subscribed_prefixes (\d+)$/m.exec(text)?.[1]);
+      };
+      const before = await gauge();
+      const streams = [
+        await client.subscribePrefixes(server, [], ["m/1/"]),
+        await client.subscribePrefixes(server, [], ["m/1/", "m/2/"]),
+      ];
+      expect(await gauge()).toBe(before + 2);
+      for (const stream of streams) stream.close();
+      const deadline = Date.now() + 3000;
+      while ((await gauge()) !== before && Date.now() < deadline) await Bun.sleep(20);
+      expect(await gauge()).toBe(before);
+    });
+
     test("an empty prefix or a bad prefixes field is a 400; the positional form works", async () => {
       for (const payload of [{ topics: [], prefixes: [""] }, { topics: [], prefixes: "p/" }, [[], [7]]]) {
         const response = await fetch(eventsUrl(server, mint(payload)));
