@@ -15,7 +15,7 @@
  * there is a gap, and says so to the client.
  */
 import { formatId, randomEpoch } from "./position.ts";
-import { underAny } from "./prefixes.ts";
+import { prefixIndexOf, type PrefixIndex } from "./prefixes.ts";
 import { encodeEvent } from "./sse.ts";
 
 export interface HistoryLimits {
@@ -136,7 +136,7 @@ export class History {
     const seq = this.#parse(lastId);
     if (seq === undefined) return { ok: false, reason: "unknown-id" };
     this.#sweep(this.#clock());
-    if (prefixes.length > 0) return this.#resumePrefixes(new Set(topics), prefixes, seq);
+    if (prefixes.length > 0) return this.#resumePrefixes(new Set(topics), prefixIndexOf(prefixes), seq);
     const missed: Entry[] = [];
     for (const topic of topics) {
       if (this.#covered && !this.#covered.has(topic)) return { ok: false, reason: "evicted" };
@@ -156,14 +156,14 @@ export class History {
    * an event after `seq` to its count bound kept newer ones, still here (else the age or
    * byte floor, checked first, is past `seq`): reading those finds the gap.
    */
-  #resumePrefixes(topics: ReadonlySet<string>, prefixes: readonly string[], seq: number): ResumeResult {
+  #resumePrefixes(topics: ReadonlySet<string>, prefixes: PrefixIndex<true>, seq: number): ResumeResult {
     // Coverage is tracked per topic only (prefix grants are not served in a Redis Cluster).
     if (this.#covered) return { ok: false, reason: "evicted" };
     if (this.#floor > seq) return { ok: false, reason: "evicted" };
     const missed: Entry[] = [];
     for (let i = this.#all.firstAfter(seq); i < this.#all.length; i++) {
       const entry = this.#all.at(i);
-      if (entry.evicted || !(topics.has(entry.topic) || underAny(prefixes, entry.topic))) continue;
+      if (entry.evicted || !(topics.has(entry.topic) || prefixes.matchesAny(entry.topic))) continue;
       if (this.#topics.get(entry.topic)!.evictedUpTo > seq) return { ok: false, reason: "evicted" };
       missed.push(entry);
     }

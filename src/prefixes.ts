@@ -15,26 +15,29 @@ export interface Grants {
   readonly prefixes: readonly string[];
 }
 
-/** The same union of topics as `topics` plus everything under `prefixes`, with no grant covering another. */
+/**
+ * The same union of topics as `topics` plus everything under `prefixes`, with no grant
+ * covering another, each kept in the order first named. O(n × distinct prefix lengths).
+ */
 export function normalizeGrants(topics: readonly string[], prefixes: readonly string[]): Grants {
   if (prefixes.length === 0) return { topics: [...new Set(topics)], prefixes: [] };
+  const distinct = [...new Set(prefixes)];
   // Shortest first: a prefix is kept only if no kept one is a prefix of it.
-  const byLength = [...new Set(prefixes)].sort((a, b) => a.length - b.length);
-  const kept = new Set<string>();
-  const lengths = new Set<number>();
-  const covered = (s: string) => {
-    for (const length of lengths) if (length <= s.length && kept.has(s.slice(0, length))) return true;
-    return false;
-  };
-  for (const prefix of byLength) {
-    if (covered(prefix)) continue;
-    kept.add(prefix);
-    lengths.add(prefix.length);
+  const kept = prefixIndexOf([]);
+  for (const prefix of [...distinct].sort((a, b) => a.length - b.length)) {
+    if (!kept.matchesAny(prefix)) kept.set(prefix, true);
   }
   return {
-    topics: [...new Set(topics)].filter((topic) => !covered(topic)),
-    prefixes: prefixes.filter((prefix, i) => kept.has(prefix) && prefixes.indexOf(prefix) === i),
+    topics: [...new Set(topics)].filter((topic) => !kept.matchesAny(topic)),
+    prefixes: distinct.filter((prefix) => kept.get(prefix) !== undefined),
   };
+}
+
+/** An index of `prefixes`, to ask whether a topic is under one of them. */
+export function prefixIndexOf(prefixes: readonly string[]): PrefixIndex<true> {
+  const index = new PrefixIndex<true>();
+  for (const prefix of prefixes) index.set(prefix, true);
+  return index;
 }
 
 /**
@@ -91,10 +94,15 @@ export class PrefixIndex<V> {
     }
     return found;
   }
-}
 
-/** Whether `topic` is under one of `prefixes`. */
-export function underAny(prefixes: readonly string[], topic: string): boolean {
-  for (const prefix of prefixes) if (topic.startsWith(prefix)) return true;
-  return false;
+  /** Whether `topic` starts with a registered prefix. */
+  matchesAny(topic: string): boolean {
+    const lengths = this.#lengths;
+    for (let i = 0; i < lengths.length; i++) {
+      const length = lengths[i]!;
+      if (length > topic.length) return false;
+      if (this.#byPrefix.has(length === topic.length ? topic : topic.slice(0, length))) return true;
+    }
+    return false;
+  }
 }

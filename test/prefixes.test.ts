@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { normalizeGrants, PrefixIndex, underAny } from "../src/prefixes.ts";
+import { normalizeGrants, PrefixIndex, prefixIndexOf } from "../src/prefixes.ts";
 
 describe("normalizeGrants", () => {
   test("topics only: deduped, in first-named order, no prefixes", () => {
@@ -17,7 +17,7 @@ describe("normalizeGrants", () => {
     const prefixes = ["u/1", "w/", "w/x/", "z"];
     const grants = normalizeGrants(topics, prefixes);
     const granted = (t: string, g: { topics: readonly string[]; prefixes: readonly string[] }) =>
-      g.topics.includes(t) || underAny(g.prefixes, t);
+      g.topics.includes(t) || g.prefixes.some((p) => t.startsWith(p));
     for (const t of ["u/1", "u/12", "u/2", "v", "w", "w/", "w/x/y", "z", "za", "y"]) {
       expect({ t, granted: granted(t, grants) }).toEqual({ t, granted: granted(t, { topics, prefixes }) });
     }
@@ -50,6 +50,12 @@ describe("PrefixIndex", () => {
     index.delete("abc"); // twice is harmless
     expect(index.size).toBe(0);
     expect(index.collect("abcd", out)).toBe(0);
+  });
+
+  test("matchesAny: a topic under a registered prefix, or equal to one; not a shorter one", () => {
+    const index = prefixIndexOf(["ab/", "x"]);
+    expect(["ab/", "ab/c", "x", "xyz"].map((t) => index.matchesAny(t))).toEqual([true, true, true, true]);
+    expect(["ab", "a", "", "yx", "Ab/"].map((t) => index.matchesAny(t))).toEqual([false, false, false, false, false]);
   });
 
   test("10,000 prefixes that do not match: none collected, the matching one found", () => {
