@@ -26,33 +26,37 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const patterns = () => Number(redis.cli("PUBSUB", "NUMPAT"));
+const patterns = (node = redis) => Number(node.cli("PUBSUB", "NUMPAT"));
 
 describe("RedisTransport with prefixes (in process)", () => {
   const transports: Transport[] = [];
   afterAll(async () => {
     for (const transport of transports) await transport.close();
   });
-  /** A transport and the events it hands its hub. */
-  async function connect(channelPrefix: string, history = false) {
+  /** A transport, the events it hands its hub, and how often it ended every stream (then calling `onEndAll`). */
+  async function connect(channelPrefix: string, history = false, node = redis) {
     const events: SseEvent[] = [];
+    const ends = { count: 0, onEndAll: () => {} };
     const sink: TransportSink = {
       deliver: (batch) => void events.push(...batch),
       deliverNumbered: (batch) => void events.push(...batch.map(({ topic, event, data }) => ({ topic, event, data }))),
-      endAllStreams: () => {},
+      endAllStreams: () => {
+        ends.count++;
+        ends.onEndAll();
+      },
       coverageGained: () => {},
       coverageLost: () => {},
     };
     const config = loadConfig({
       SSE_SECRET: SECRET_HEX,
-      REDIS_URL: redis.url,
+      REDIS_URL: node.url,
       REDIS_CHANNEL_PREFIX: channelPrefix,
       SSE_HISTORY_SIZE: history ? "100" : "0",
     });
     const transport = await RedisTransport.connect(config, sink, createLogger("error", () => {}));
     transports.push(transport);
     expect(transport.deliversPrefixes).toBe(true);
-    return { transport, events };
+    return { transport, events, ends };
   }
 
   test("a topic's channel and overlapping prefixes on one connection: each message once, in order, while they come and go", async () => {
@@ -112,6 +116,30 @@ describe("RedisTransport with prefixes (in process)", () => {
     expect(resumed.missed).toEqual({ ok: false, reason: "no-prefix-replay" });
     expect(resumed.after).toBeGreaterThan(start.after);
   });
+
+  test("Redis lost with only prefix streams: they are ended; one opened during the outage is ended on recovery; the pattern comes back", async () => {
+    const own = await startRedis();
+    try {
+      const { transport, events, ends } = await connect("f:", false, own);
+      transport.prefixOpened("p/");
+      ends.onEndAll = () => transport.prefixClosed("p/"); // as the hub does for the streams it ends
+      await waitUntil(() => patterns(own) === 1, 5000, "pattern subscription");
+      await own.kill();
+      await waitUntil(() => !transport.ready, 3000, "not ready");
+      expect(ends.count).toBe(1);
+      transport.prefixOpened("p/"); // a prefix stream opening during the outage…
+      await own.restart();
+      await waitUntil(() => transport.ready, 10_000, "ready again");
+      expect(ends.count).toBe(2); // …is ended: it may have missed what others published meanwhile
+      transport.prefixOpened("p/");
+      await waitUntil(() => patterns(own) === 1, 5000, "pattern subscribed again");
+      await transport.publish([ev("p/1", "after")]);
+      await waitUntil(() => events.length === 1, 3000, "delivery after recovery");
+      expect(datas(events)).toEqual(["after"]);
+    } finally {
+      await own.stop();
+    }
+  }, 20_000);
 });
 
 describe("prefix grants across instances (one Redis node)", () => {
