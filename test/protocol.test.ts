@@ -11,6 +11,7 @@ import {
   subscribeSchema,
   type Limits,
 } from "../src/protocol.ts";
+import { normalizeGrants } from "../src/prefixes.ts";
 import { BinKeyMap, encodeOldStyle, encodeWithBinKeys } from "./helpers/tokens.ts";
 
 const limits: Limits = { maxTopicsPerToken: 4, maxEventsPerSubmit: 3, maxEventBytes: 64 };
@@ -248,9 +249,11 @@ describe("the hand-read fast path accepts exactly what the schemas accept", () =
   }
 
   test("subscribe payloads", () => {
-    agreesWithSchema(struct({ topics: list(text) }), subscribeSchema, (p) => parseSubscribe(p, roomy), (data) => ({
-      topics: [...new Set(data.topics)],
-    }));
+    // A second positional element is `prefixes`: topics-only results only when it names none.
+    const shapes = fc.oneof(struct({ topics: list(text) }), struct({ topics: list(text), prefixes: list(text) }));
+    agreesWithSchema(shapes, subscribeSchema, (p) => parseSubscribe(p, roomy), (data) =>
+      data.prefixes.length > 0 ? normalizeGrants(data.topics, data.prefixes) : { topics: [...new Set(data.topics)] },
+    );
   });
 
   test("submit payloads", () => {
