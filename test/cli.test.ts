@@ -60,6 +60,17 @@ describe("sse-server CLI", () => {
     stream.close();
   });
 
+  test("token --prefixes: the URL's stream gets every topic under them", async () => {
+    const result = await cli(["token", "--prefixes", "cli-p/"], url());
+    expect(result.code).toBe(0);
+    const stream = await openStream(result.stdout.trim());
+    expect(stream.response.status).toBe(200);
+    await postSubmit(server, submitToken([{ topic: "cli-q/x", event: "", data: "not mine" }, { topic: "cli-p/x", event: "", data: "mine" }]));
+    expect((await stream.next(1))[0]!.data).toBe("mine");
+    stream.close();
+    expect((await cli(["token"], url())).code).toBe(2);
+  });
+
   test("token --ttl makes a token that expires sooner", async () => {
     const result = await cli(["token", "--topics", "short", "--ttl", "1"], url());
     const link = result.stdout.trim();
