@@ -132,6 +132,18 @@ describe("sse-server CLI", () => {
     }
   });
 
+  test("listen --prefixes: says what it listens to, and prints the events under the prefix", async () => {
+    const listener = spawnProcess([...CLI, "listen", "--topics", "cli-t", "--prefixes", "cli-l/"], { env: { SSE_SECRET: SECRET_HEX, ...url() } });
+    try {
+      await waitForOutput(listener, (out) => (out.includes("listening to cli-t, cli-l/*; stop with Ctrl-C") ? true : undefined), "listener", 10_000);
+      await postSubmit(server, submitToken([{ topic: "cli-m/x", event: "", data: "not mine" }, { topic: "cli-l/x", event: "", data: "mine" }]));
+      const line = await waitForOutput(listener, (out) => /\{.*\}\n/.exec(out)?.[0], "event line", 10_000);
+      expect(JSON.parse(line)).toMatchObject({ event: "message", data: "mine" });
+    } finally {
+      await listener.stop();
+    }
+  });
+
   test("the Quick start as the README types it: npx sse-server keygen, listen and publish show an event", async () => {
     const keygen = await runProcess("npx", ["sse-server", "keygen"], {}, 30_000);
     const secret = keygen.stdout.trim();
