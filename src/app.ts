@@ -11,6 +11,7 @@ import { ExpiryWatch } from "./expiry.ts";
 import type { Hub, Subscriber } from "./hub.ts";
 import { redactUrl, type Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import type { Grants } from "./prefixes.ts";
 import { parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
 import { BodyTooLarge, BodyUnreadable, readBodyText } from "./read-body.ts";
 import { startFromShared, startStream, type StreamStart } from "./resume.ts";
@@ -128,7 +129,11 @@ export function createApp(deps: AppDeps): Hono {
   }
 
   function openEventsFor(c: Context, token: OpenedToken): Response | Promise<Response> {
-    const { topics } = parseSubscribe(token.payload, config);
+    const { topics, prefixes = [] } = parseSubscribe(token.payload, config);
+    if (prefixes.length > 0 && !transport.deliversPrefixes) {
+      throw new PayloadError("prefix grants are not available with REDIS_CLUSTER (sharded pub/sub has no pattern subscribe)");
+    }
+    const grants: Grants = { topics, prefixes };
     // Hono answers HEAD through this GET route and drops the body unread: open no stream.
     if (c.req.method === "HEAD") return new Response(null, { headers: STREAM_HEADERS });
     // A reconnecting EventSource sends the header; it is newer than any id in the URL.
@@ -137,8 +142,8 @@ export function createApp(deps: AppDeps): Hono {
     const expires = token.timestamp + config.tokenTtlSeconds; // the token's last valid second
     // A server that claims streams says so in `env`: its Responses need no body.
     return shared
-      ? openSharedStream(shared, topics, lastEventId, c.env, expires)
-      : openStream(topics, lastEventId, c.env, expires);
+      ? openSharedStream(shared, grants, lastEventId, c.env, expires)
+      : openStream(grants, lastEventId, c.env, expires);
   }
 
   // CORS on every request but `GET events`: a request that matches one handler only is
@@ -160,20 +165,21 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/client.js", allowAnyOrigin, (c) => c.body(CLIENT_SOURCE, 200, CLIENT_HEADERS));
 
   /** A stream resumed from this process's history: replay and subscription in one synchronous step. */
-  function openStream(topics: readonly string[], lastEventId: string | undefined, env: unknown, expires: number): Response {
-    const start = startStream(hub.history, topics, lastEventId);
+  function openStream(grants: Grants, lastEventId: string | undefined, env: unknown, expires: number): Response {
+    const { topics, prefixes } = grants;
+    const start = startStream(hub.history, topics, lastEventId, prefixes);
     let unwatch = NOTHING;
     const stream: SubscriberStream = new SubscriberStream(
       start.opening,
       config.maxBufferedEvents,
-      onStreamEnd(() => stream, topics, () => unwatch()),
+      onStreamEnd(() => stream, grants, () => unwatch()),
     );
     unwatch = endAtExpiry(stream, expires);
     sendRetry(stream);
     // Replay and subscription happen in one synchronous step: no event can fall between.
     stream.replay(start.backlog);
-    hub.subscribe(stream, topics);
-    return streamOpened(stream, start, topics, env);
+    hub.subscribe(stream, topics, prefixes);
+    return streamOpened(stream, start, env);
   }
 
   /**
@@ -183,31 +189,32 @@ export function createApp(deps: AppDeps): Hono {
    */
   async function openSharedStream(
     shared: SharedHistory,
-    topics: readonly string[],
+    grants: Grants,
     lastEventId: string | undefined,
     env: unknown,
     expires: number,
   ): Promise<Response> {
+    const { topics, prefixes } = grants;
     const starting = new StartingSubscriber(config.maxBufferedEvents);
-    hub.subscribe(starting, topics);
+    hub.subscribe(starting, topics, prefixes);
     let start: StreamStart;
     let after: number;
     try {
-      const answer = await shared.start(topics, lastEventId);
+      const answer = await shared.start(topics, lastEventId, prefixes);
       if (starting.ended) throw new TransportUnavailable("the stream was ended before it started; retry later");
       start = startFromShared(answer);
       after = answer.after;
     } catch (error) {
-      hub.unsubscribe(starting, topics);
+      hub.unsubscribe(starting, topics, prefixes);
       throw error;
     }
     let unwatch = NOTHING;
-    const stream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => starting, topics, () => unwatch()));
+    const stream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => starting, grants, () => unwatch()));
     unwatch = endAtExpiry(stream, expires);
     sendRetry(stream);
     stream.replay(start.backlog);
     starting.attach(stream, after);
-    return streamOpened(stream, start, topics, env);
+    return streamOpened(stream, start, env);
   }
 
   /** A stream's reconnection delay, drawn for it (./retry.ts), right after its opening. */
@@ -231,19 +238,19 @@ export function createApp(deps: AppDeps): Hono {
   }
 
   /** What a stream's end does: leave the hub (as `subscriber`, how the hub knows it), stop watching its expiry, count, log. */
-  function onStreamEnd(subscriber: () => Subscriber, topics: readonly string[], unwatch: () => void): (reason: EndReason) => void {
+  function onStreamEnd(subscriber: () => Subscriber, grants: Grants, unwatch: () => void): (reason: EndReason) => void {
     return (reason: EndReason) => {
-      hub.unsubscribe(subscriber(), topics);
+      hub.unsubscribe(subscriber(), grants.topics, grants.prefixes);
       unwatch();
       if (reason === "slow") {
         metrics.slowConsumers.inc();
-        logger.warn("slow subscriber disconnected", { topics: topics.length });
+        logger.warn("slow subscriber disconnected", { topics: grants.topics.length, prefixes: grants.prefixes.length });
       }
       logger.debug("stream closed", { reason, streams: hub.subscriberCount, topics: hub.topicCount });
     };
   }
 
-  function streamOpened(stream: SubscriberStream, start: StreamStart, topics: readonly string[], env: unknown): Response {
+  function streamOpened(stream: SubscriberStream, start: StreamStart, env: unknown): Response {
     hub.bytesWritten += start.backlog.reduce((sum, frame) => sum + frame.length, start.opening.length);
     logger.debug("stream opened", {
       start: start.outcome,

@@ -18,11 +18,13 @@ Commands:
   serve                      run the server (configured by environment variables; see README)
   keygen                     print a new random SSE_SECRET (64 hex characters)
   token --topics a,b         print a subscribe URL for these topics
+        [--prefixes p/,q/]   and for every topic under these prefixes (--topics may then be left out)
         [--ttl SECONDS]      make it expire sooner than the server's SSE_TOKEN_TTL
   publish --topic T [--event E] [--data D]
                              submit one event (retries while the server answers 503)
         [--id ID]            name the submission: the same id is delivered once per SSE_IDEMPOTENCY_TTL
   listen --topics a,b        subscribe and print each event as a JSON line (for debugging)
+        [--prefixes p/,q/]   also every topic under these prefixes
   healthcheck                exit 0 if the server answers /health/live (for containers)
   doctor --url URL           check the path to the server (proxy, CDN) for event streams:
                              buffering, compression, heartbeats, idle cuts, resume; exit 1 on a problem
@@ -40,6 +42,7 @@ class UsageError extends Error {}
 
 const OPTIONS = {
   topics: { type: "string" },
+  prefixes: { type: "string" },
   topic: { type: "string" },
   event: { type: "string", default: "" },
   data: { type: "string", default: "" },
@@ -119,10 +122,14 @@ function client(options: Options): SseClient {
   return new SseClient({ url: serverUrl(options), secret });
 }
 
-function topicsOf(options: Options): string[] {
-  const topics = (options.topics ?? "").split(",").map((t) => t.trim()).filter(Boolean);
-  if (topics.length === 0) throw new UsageError("--topics needs at least one topic (comma-separated)");
-  return topics;
+function grantsOf(options: Options): { topics: string[]; prefixes: string[] } {
+  const list = (value: string | undefined) => (value ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+  const topics = list(options.topics);
+  const prefixes = list(options.prefixes);
+  if (topics.length + prefixes.length === 0) {
+    throw new UsageError("--topics needs at least one topic (comma-separated), unless --prefixes names a prefix");
+  }
+  return { topics, prefixes };
 }
 
 /** Branca has no expiry field: a shorter life is a timestamp set back from the server's TTL. */
@@ -136,7 +143,8 @@ function subscribeUrl(options: Options): string {
     }
     timestamp = Math.floor(Date.now() / 1000) - (serverTtl - ttl);
   }
-  return client(options).subscribeUrl(topicsOf(options), { timestamp });
+  const { topics, prefixes } = grantsOf(options);
+  return client(options).subscribeUrl(topics, { timestamp, prefixes });
 }
 
 /** Returns the line that says it worked. */
@@ -156,7 +164,8 @@ async function listen(options: Options): Promise<number> {
   const url = subscribeUrl(options);
   const res = await fetch(url);
   if (!res.ok || !res.body) throw new Error(`events answered ${res.status}: ${(await res.text()).trim()}`);
-  process.stderr.write(`listening to ${topicsOf(options).join(", ")}; stop with Ctrl-C\n`);
+  const { topics, prefixes } = grantsOf(options);
+  process.stderr.write(`listening to ${[...topics, ...prefixes.map((p) => `${p}*`)].join(", ")}; stop with Ctrl-C\n`);
   const print = (event: string, data: string, id?: string) =>
     process.stdout.write(JSON.stringify({ event, data, ...(id ? { id } : {}) }) + "\n");
   const parser = createParser({ onEvent: (m) => print(m.event ?? "message", m.data, m.id) });

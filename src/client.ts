@@ -65,14 +65,20 @@ export class SseClient {
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
-  /** A token for `GET events`. `timestamp` (unix seconds) backdates it, e.g. to shorten its life. */
-  subscribeToken(topics: readonly string[], timestamp?: number): string {
-    return this.#branca.encode(encode({ topics }), { timestamp });
+  /**
+   * A token for `GET events`. `timestamp` (unix seconds) backdates it, e.g. to shorten its
+   * life; `prefixes` also grants every topic that starts with one of them.
+   */
+  subscribeToken(topics: readonly string[], timestamp?: number, prefixes: readonly string[] = []): string {
+    return this.#branca.encode(encode(prefixes.length > 0 ? { topics, prefixes } : { topics }), { timestamp });
   }
 
   /** The URL a browser's EventSource should open (or be redirected to with a 307). */
-  subscribeUrl(topics: readonly string[], options: { lastEventId?: string; timestamp?: number } = {}): string {
-    const url = `${this.#base}/events?token=${this.subscribeToken(topics, options.timestamp)}`;
+  subscribeUrl(
+    topics: readonly string[],
+    options: { lastEventId?: string; timestamp?: number; prefixes?: readonly string[] } = {},
+  ): string {
+    const url = `${this.#base}/events?token=${this.subscribeToken(topics, options.timestamp, options.prefixes)}`;
     return options.lastEventId ? `${url}&lastEventId=${encodeURIComponent(options.lastEventId)}` : url;
   }
 

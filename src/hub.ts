@@ -1,10 +1,13 @@
 /**
- * The topic hub: topic → local subscribers. Each event is framed once, only if some
- * subscriber wants it, and the same bytes are handed to all of them. Publishing costs
- * one map lookup per event, whatever the number of topics.
+ * The topic hub: topic → local subscribers, and prefix → subscribers of every topic under
+ * it. Each event is framed once, only if some subscriber wants it, and the same bytes are
+ * handed to all of them. Publishing costs one map lookup per event, whatever the number
+ * of topics; with prefix grants, one more per distinct prefix length (./prefixes.ts),
+ * whatever the number of prefixes.
  */
 import type { History } from "./history.ts";
 import type { NumberedEvent } from "./position.ts";
+import { normalizeGrants, PrefixIndex } from "./prefixes.ts";
 import { encodeEvent, HEARTBEAT_FRAME, type SseEvent } from "./sse.ts";
 
 /** A local stream that can take frames. */
@@ -24,6 +27,9 @@ export interface Subscriber {
 export interface TopicInterest {
   topicOpened(topic: string): void;
   topicClosed(topic: string): void;
+  /** A prefix gains its first local subscriber / loses its last one (a transport must then receive every topic under it). */
+  prefixOpened?(prefix: string): void;
+  prefixClosed?(prefix: string): void;
 }
 
 /**
@@ -36,6 +42,9 @@ export class Hub {
   /** Numbers and keeps events for resuming; undefined when history is off. */
   readonly history: History | undefined;
   readonly #topics = new Map<string, Audience>();
+  readonly #prefixes = new PrefixIndex<Audience>();
+  /** Scratch for the audiences of the prefixes an event's topic starts with, reused per event. */
+  readonly #matched: Audience[] = [];
   readonly #subscribers = new Set<Subscriber>();
   #interest: TopicInterest | undefined;
   /** Cumulative counts for metrics, kept as plain numbers: the hot path only adds. */
@@ -59,33 +68,57 @@ export class Hub {
     return this.#topics.size;
   }
 
+  /** Distinct prefixes with local subscribers. */
+  get prefixCount(): number {
+    return this.#prefixes.size;
+  }
+
   hasTopic(topic: string): boolean {
     return this.#topics.has(topic);
   }
 
-  /** `topics` must be distinct (the protocol layer dedupes them). */
-  subscribe(subscriber: Subscriber, topics: readonly string[]): void {
+  hasPrefix(prefix: string): boolean {
+    return this.#prefixes.get(prefix) !== undefined;
+  }
+
+  /**
+   * How many local streams an event of `topic` would reach now: its own subscribers and
+   * those of every prefix it starts with (a stream counts once: its grants are disjoint).
+   */
+  audienceSize(topic: string): number {
+    let size = sizeOf(this.#topics.get(topic));
+    if (this.#prefixes.size === 0) return size;
+    const matched = this.#matched;
+    const found = this.#prefixes.collect(topic, matched);
+    for (let i = 0; i < found; i++) size += sizeOf(matched[i]);
+    matched.fill(undefined as never, 0, found);
+    return size;
+  }
+
+  /**
+   * `topics` must be distinct (the protocol layer dedupes them). With `prefixes`, the
+   * grants are first made disjoint (./prefixes.ts), so that each event reaches the stream once.
+   */
+  subscribe(subscriber: Subscriber, topics: readonly string[], prefixes: readonly string[] = []): void {
     this.#subscribers.add(subscriber);
-    for (const topic of topics) {
-      const audience = this.#topics.get(topic);
-      if (audience instanceof Set) audience.add(subscriber);
-      else if (audience) this.#topics.set(topic, new Set([audience, subscriber]));
-      else {
-        this.#topics.set(topic, subscriber);
-        this.#interest?.topicOpened(topic);
-      }
+    const grants = prefixes.length > 0 ? normalizeGrants(topics, prefixes) : { topics, prefixes };
+    for (const topic of grants.topics) {
+      if (join(this.#topics, topic, subscriber)) this.#interest?.topicOpened(topic);
+    }
+    for (const prefix of grants.prefixes) {
+      if (join(this.#prefixes, prefix, subscriber)) this.#interest?.prefixOpened?.(prefix);
     }
   }
 
-  unsubscribe(subscriber: Subscriber, topics: readonly string[]): void {
+  /** With the same topics and prefixes it subscribed with. */
+  unsubscribe(subscriber: Subscriber, topics: readonly string[], prefixes: readonly string[] = []): void {
     if (!this.#subscribers.delete(subscriber)) return;
-    for (const topic of topics) {
-      const audience = this.#topics.get(topic);
-      const emptied =
-        audience instanceof Set ? audience.delete(subscriber) && audience.size === 0 : audience === subscriber;
-      if (!emptied) continue;
-      this.#topics.delete(topic);
-      this.#interest?.topicClosed(topic);
+    const grants = prefixes.length > 0 ? normalizeGrants(topics, prefixes) : { topics, prefixes };
+    for (const topic of grants.topics) {
+      if (leave(this.#topics, topic, subscriber)) this.#interest?.topicClosed(topic);
+    }
+    for (const prefix of grants.prefixes) {
+      if (leave(this.#prefixes, prefix, subscriber)) this.#interest?.prefixClosed?.(prefix);
     }
   }
 
@@ -94,6 +127,14 @@ export class Hub {
     let deliveries = 0;
     for (const { topic, event, data } of events) {
       const audience = this.#topics.get(topic);
+      if (this.#prefixes.size > 0) {
+        const found = this.#prefixes.collect(topic, this.#matched);
+        if (found > 0) {
+          const frame = this.history ? this.history.append(topic, event, data) : encodeEvent(event, data);
+          deliveries += this.#fanOutAll(audience, found, frame);
+          continue;
+        }
+      }
       // With history, every event is numbered and kept, heard now or not.
       const frame = this.history ? this.history.append(topic, event, data) : audience && encodeEvent(event, data);
       if (audience && frame) deliveries += this.#fanOut(audience, frame);
@@ -106,7 +147,20 @@ export class Hub {
     let deliveries = 0;
     for (const { topic, event, data, id, position } of events) {
       const audience = this.#topics.get(topic);
-      if (audience) deliveries += this.#fanOut(audience, encodeEvent(event, data, id), position);
+      const found = this.#prefixes.size > 0 ? this.#prefixes.collect(topic, this.#matched) : 0;
+      if (found > 0) deliveries += this.#fanOutAll(audience, found, encodeEvent(event, data, id), position);
+      else if (audience) deliveries += this.#fanOut(audience, encodeEvent(event, data, id), position);
+    }
+    return deliveries;
+  }
+
+  /** One frame to a topic's own audience (if any) and to the `found` prefix audiences collected in #matched. */
+  #fanOutAll(audience: Audience | undefined, found: number, frame: Uint8Array, position?: number): number {
+    const matched = this.#matched;
+    let deliveries = audience ? this.#fanOut(audience, frame, position) : 0;
+    for (let i = 0; i < found; i++) {
+      deliveries += this.#fanOut(matched[i]!, frame, position);
+      matched[i] = undefined as never; // held no longer than the event
     }
     return deliveries;
   }
@@ -159,4 +213,28 @@ export class Hub {
     }
     this.endAll(); // anyone who arrived meanwhile
   }
+}
+
+/** Adds `subscriber` to `key`'s audience; true if it is the first. */
+function join(audiences: Map<string, Audience> | PrefixIndex<Audience>, key: string, subscriber: Subscriber): boolean {
+  const audience = audiences.get(key);
+  if (audience instanceof Set) audience.add(subscriber);
+  else if (audience) audiences.set(key, new Set([audience, subscriber]));
+  else {
+    audiences.set(key, subscriber);
+    return true;
+  }
+  return false;
+}
+
+/** Removes `subscriber` from `key`'s audience; true if that emptied it (the key is then gone). */
+function leave(audiences: Map<string, Audience> | PrefixIndex<Audience>, key: string, subscriber: Subscriber): boolean {
+  const audience = audiences.get(key);
+  const emptied = audience instanceof Set ? audience.delete(subscriber) && audience.size === 0 : audience === subscriber;
+  if (emptied) audiences.delete(key);
+  return emptied;
+}
+
+function sizeOf(audience: Audience | undefined): number {
+  return audience === undefined ? 0 : audience instanceof Set ? audience.size : 1;
 }

@@ -79,6 +79,7 @@ export class Metrics {
     readCounter("sse_bytes_written_total", "Bytes handed to subscriber streams (events, heartbeats, openings).", () => hub.bytesWritten);
     readGauge("sse_open_streams", "Open subscriber streams.", () => hub.subscriberCount);
     readGauge("sse_subscribed_topics", "Topics with at least one local subscriber.", () => hub.topicCount);
+    readGauge("sse_subscribed_prefixes", "Prefixes (of prefix grants) with at least one local subscriber.", () => hub.prefixCount);
     readGauge("sse_history_events", "Events kept for resuming streams.", () => hub.history?.size ?? 0);
     readGauge("sse_history_bytes", "Approximate bytes kept for resuming streams.", () => hub.history?.bytes ?? 0);
     if (tokens) {

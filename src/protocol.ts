@@ -6,6 +6,7 @@
  */
 import { Decoder } from "@msgpack/msgpack";
 import { z } from "zod";
+import { normalizeGrants } from "./prefixes.ts";
 import type { SseEvent } from "./sse.ts";
 
 export interface Limits {
@@ -15,8 +16,13 @@ export interface Limits {
 }
 
 export interface SubscribeRequest {
-  /** Distinct topics, in the order first named. */
+  /** Distinct topics, in the order first named (none under one of `prefixes`). */
   readonly topics: readonly string[];
+  /**
+   * Prefix grants: every topic that starts with one of them. Distinct, non-empty, none
+   * under another; absent when the payload names none (a topics-only token).
+   */
+  readonly prefixes?: readonly string[];
 }
 
 export interface SubmitRequest {
@@ -58,7 +64,12 @@ function struct<T extends z.ZodRawShape>(shape: T) {
 }
 
 /** The zod schemas define what is valid and word every rejection. */
-export const subscribeSchema = struct({ topics: z.array(singleLine) });
+/** `prefixes`: absent or nil (rmp_serde's `None`) means none; "" would grant every topic, so it is refused. */
+const prefixesSchema = z
+  .array(singleLine.refine((s) => s.length > 0, "a prefix must not be empty"))
+  .nullish()
+  .transform((prefixes) => prefixes ?? []);
+export const subscribeSchema = struct({ topics: z.array(singleLine), prefixes: prefixesSchema });
 const eventSchema = struct({ topic: singleLine, event: singleLine, data: text });
 /** Absent or nil (rmp_serde writes a `None` as nil in the positional form) means none. */
 const idSchema = text
@@ -68,12 +79,21 @@ const idSchema = text
 export const submitSchema = struct({ events: z.array(eventSchema), id: idSchema });
 
 export function parseSubscribe(payload: Uint8Array, limits: Limits): SubscribeRequest {
-  const topics = readTopics(payload) ?? validate(subscribeSchema, decodePayload(payload)).topics;
+  const read = readTopics(payload);
+  const { topics, prefixes } = read ? { topics: read, prefixes: [] } : validate(subscribeSchema, decodePayload(payload));
   const distinct = [...new Set(topics)];
-  if (distinct.length > limits.maxTopicsPerToken) {
-    throw new PayloadError(`too many topics: ${distinct.length} > ${limits.maxTopicsPerToken}`);
+  if (prefixes.length === 0) {
+    if (distinct.length > limits.maxTopicsPerToken) {
+      throw new PayloadError(`too many topics: ${distinct.length} > ${limits.maxTopicsPerToken}`);
+    }
+    return { topics: distinct };
   }
-  return { topics: distinct };
+  // Topics and prefixes share the limit: each is one entry in the hub.
+  const grants = distinct.length + new Set(prefixes).size;
+  if (grants > limits.maxTopicsPerToken) {
+    throw new PayloadError(`too many topics and prefixes: ${grants} > ${limits.maxTopicsPerToken}`);
+  }
+  return normalizeGrants(distinct, prefixes);
 }
 
 export function parseSubmit(payload: Uint8Array, limits: Limits): SubmitRequest {

@@ -60,6 +60,17 @@ describe("sse-server CLI", () => {
     stream.close();
   });
 
+  test("token --prefixes: the URL's stream gets every topic under them", async () => {
+    const result = await cli(["token", "--prefixes", "cli-p/"], url());
+    expect(result.code).toBe(0);
+    const stream = await openStream(result.stdout.trim());
+    expect(stream.response.status).toBe(200);
+    await postSubmit(server, submitToken([{ topic: "cli-q/x", event: "", data: "not mine" }, { topic: "cli-p/x", event: "", data: "mine" }]));
+    expect((await stream.next(1))[0]!.data).toBe("mine");
+    stream.close();
+    expect((await cli(["token"], url())).code).toBe(2);
+  });
+
   test("token --ttl makes a token that expires sooner", async () => {
     const result = await cli(["token", "--topics", "short", "--ttl", "1"], url());
     const link = result.stdout.trim();
@@ -118,6 +129,18 @@ describe("sse-server CLI", () => {
       expect(stderr).toBe("listening to cli-listen; stop with Ctrl-C\n");
     } finally {
       child.kill();
+    }
+  });
+
+  test("listen --prefixes: says what it listens to, and prints the events under the prefix", async () => {
+    const listener = spawnProcess([...CLI, "listen", "--topics", "cli-t", "--prefixes", "cli-l/"], { env: { SSE_SECRET: SECRET_HEX, ...url() } });
+    try {
+      await waitForOutput(listener, (out) => (out.includes("listening to cli-t, cli-l/*; stop with Ctrl-C") ? true : undefined), "listener", 10_000);
+      await postSubmit(server, submitToken([{ topic: "cli-m/x", event: "", data: "not mine" }, { topic: "cli-l/x", event: "", data: "mine" }]));
+      const line = await waitForOutput(listener, (out) => /\{.*\}\n/.exec(out)?.[0], "event line", 10_000);
+      expect(JSON.parse(line)).toMatchObject({ event: "message", data: "mine" });
+    } finally {
+      await listener.stop();
     }
   });
 

@@ -40,6 +40,18 @@ describe("SseClient", () => {
     stream.close();
   });
 
+  test("subscribeUrl with prefixes: the stream gets every topic under them and the listed topics", async () => {
+    const client = new SseClient({ url: server.url, secret: SECRET_HEX });
+    const stream = await openStream(client.subscribeUrl(["news"], { prefixes: ["user-42/"] }));
+    await client.publish([
+      { topic: "user-42/inbox", data: "1" },
+      { topic: "user-43/inbox", data: "not mine" },
+      { topic: "news", data: "2" },
+    ]);
+    expect((await stream.next(2)).map((e) => e.data)).toEqual(["1", "2"]);
+    stream.close();
+  });
+
   test("lastEventId goes into the URL for clients that reconnect through a fresh one", () => {
     const client = new SseClient({ url: server.url, secret: SECRET_HEX });
     expect(client.subscribeUrl(["t"], { lastEventId: "abc-1" })).toMatch(/&lastEventId=abc-1$/);

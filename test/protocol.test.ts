@@ -11,6 +11,7 @@ import {
   subscribeSchema,
   type Limits,
 } from "../src/protocol.ts";
+import { normalizeGrants } from "../src/prefixes.ts";
 import { BinKeyMap, encodeOldStyle, encodeWithBinKeys } from "./helpers/tokens.ts";
 
 const limits: Limits = { maxTopicsPerToken: 4, maxEventsPerSubmit: 3, maxEventBytes: 64 };
@@ -248,9 +249,11 @@ describe("the hand-read fast path accepts exactly what the schemas accept", () =
   }
 
   test("subscribe payloads", () => {
-    agreesWithSchema(struct({ topics: list(text) }), subscribeSchema, (p) => parseSubscribe(p, roomy), (data) => ({
-      topics: [...new Set(data.topics)],
-    }));
+    // A second positional element is `prefixes`: topics-only results only when it names none.
+    const shapes = fc.oneof(struct({ topics: list(text) }), struct({ topics: list(text), prefixes: list(text) }));
+    agreesWithSchema(shapes, subscribeSchema, (p) => parseSubscribe(p, roomy), (data) =>
+      data.prefixes.length > 0 ? normalizeGrants(data.topics, data.prefixes) : { topics: [...new Set(data.topics)] },
+    );
   });
 
   test("submit payloads", () => {
@@ -305,5 +308,44 @@ describe("the hand-read fast path accepts exactly what the schemas accept", () =
     }
     const event = [0x83, ...str("data", 0xd9, 1), ...str("x", 0xc5, 2), ...str("topic", 0xc4, 1), ...str("t", 0xdb, 4), ...str("event", 0xda, 2), ...str("e", 0xd9, 1)];
     expect(parseSubmit(Uint8Array.of(0x91, 0xdd, 0, 0, 0, 1, ...event), roomy)).toEqual({ events: [{ topic: "t", event: "e", data: "x" }] });
+  });
+});
+
+describe("parseSubscribe with prefixes", () => {
+  test("map form {topics, prefixes}, and the positional [[topics], [prefixes]]", () => {
+    const expected = { topics: ["a"], prefixes: ["user-42/"] };
+    expect(parseSubscribe(encode({ topics: ["a"], prefixes: ["user-42/"] }), limits)).toEqual(expected);
+    expect(parseSubscribe(encode({ prefixes: ["user-42/"], topics: ["a"] }), limits)).toEqual(expected);
+    expect(parseSubscribe(encode([["a"], ["user-42/"]]), limits)).toEqual(expected);
+    expect(parseSubscribe(encode({ topics: [utf8("a")], prefixes: [utf8("user-42/")] }), limits)).toEqual(expected);
+  });
+
+  test("topics may be empty beside prefixes", () => {
+    expect(parseSubscribe(encode({ topics: [], prefixes: ["p/"] }), limits)).toEqual({ topics: [], prefixes: ["p/"] });
+  });
+
+  test("absent, nil (rmp_serde's None) or empty prefixes: a topics-only request, exactly as before", () => {
+    for (const payload of [{ topics: ["a"], prefixes: null }, { topics: ["a"], prefixes: [] }, [["a"], null], [["a"]]]) {
+      expect(parseSubscribe(encode(payload), limits)).toStrictEqual({ topics: ["a"] });
+    }
+  });
+
+  test("grants are made disjoint: topics under a prefix and prefixes under another are dropped", () => {
+    const request = parseSubscribe(encode({ topics: ["u/1", "v"], prefixes: ["u/", "u/a/", "u/"] }), limits);
+    expect(request).toEqual({ topics: ["v"], prefixes: ["u/"] });
+  });
+
+  test("rejects an empty prefix, a non-string, CR or LF, invalid UTF-8, a non-list", () => {
+    rejects(() => parseSubscribe(encode({ topics: [], prefixes: [""] }), limits), /prefixes\.0: a prefix must not be empty/);
+    rejects(() => parseSubscribe(encode({ topics: [], prefixes: [1] }), limits), /prefixes\.0/);
+    rejects(() => parseSubscribe(encode({ topics: [], prefixes: ["a\nb"] }), limits), /CR or LF/);
+    rejects(() => parseSubscribe(encode({ topics: [], prefixes: [new Uint8Array([0xc3, 0x28])] }), limits), /UTF-8/);
+    rejects(() => parseSubscribe(encode({ topics: [], prefixes: "a/" }), limits), /prefixes/);
+    rejects(() => parseSubscribe(encode([[], [""]]), limits), /prefixes\.0/);
+  });
+
+  test("topics and prefixes share the limit, counted distinct", () => {
+    expect(parseSubscribe(encode({ topics: ["a", "b"], prefixes: ["p", "q", "p"] }), limits).prefixes).toEqual(["p", "q"]);
+    rejects(() => parseSubscribe(encode({ topics: ["a", "b", "c"], prefixes: ["p", "q"] }), limits), /too many topics and prefixes: 5 > 4/);
   });
 });

@@ -20,8 +20,11 @@ export class MemoryTransport implements Transport {
     return Promise.resolve("published");
   }
 
+  readonly deliversPrefixes = true;
   topicOpened(): void {}
   topicClosed(): void {}
+  prefixOpened(): void {}
+  prefixClosed(): void {}
 
   close(): Promise<void> {
     return Promise.resolve();

@@ -17,6 +17,13 @@ export interface Transport extends TopicInterest {
    * publish are one step: "replayed" (nothing delivered) if the id was taken within its TTL.
    */
   publish(events: readonly SseEvent[], once?: Idempotency): Promise<PublishOutcome>;
+  /**
+   * Whether it can deliver every topic under a prefix (`prefixOpened`); false for a Redis
+   * Cluster, whose sharded pub/sub has no pattern subscribe: prefix grants are refused there.
+   */
+  readonly deliversPrefixes: boolean;
+  prefixOpened(prefix: string): void;
+  prefixClosed(prefix: string): void;
   /** False while this instance cannot deliver correctly (e.g. its broker is gone). */
   readonly ready: boolean;
   /**
@@ -38,14 +45,15 @@ export type PublishOutcome = "published" | "replayed";
 /** Events kept by the broker, numbered in one order for every instance. */
 export interface SharedHistory {
   /**
-   * Where a stream of `topics` starts. Resolves once this instance receives every one of
-   * the topics, so that every event numbered after `after` reaches it live; with what the
-   * client missed since `lastEventId` (undefined: a fresh stream), or why that cannot be
-   * told. Rejects with TransportUnavailable when the broker cannot answer. The topics
-   * must already be open (the stream in the hub, holding live events), or it waits for
-   * a subscription nobody asked for until it times out.
+   * Where a stream of `topics` (and every topic under `prefixes`) starts. Resolves once
+   * this instance receives every one of them, so that every event numbered after `after`
+   * reaches it live; with what the client missed since `lastEventId` (undefined: a fresh
+   * stream), or why that cannot be told (always, with prefixes: `no-prefix-replay`).
+   * Rejects with TransportUnavailable when the broker cannot answer. The topics and
+   * prefixes must already be open (the stream in the hub, holding live events), or it
+   * waits for a subscription nobody asked for until it times out.
    */
-  start(topics: readonly string[], lastEventId: string | undefined): Promise<SharedStart>;
+  start(topics: readonly string[], lastEventId: string | undefined, prefixes?: readonly string[]): Promise<SharedStart>;
 }
 
 export interface SharedStart {

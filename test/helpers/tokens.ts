@@ -30,6 +30,10 @@ export function mint(value: unknown, options: MintOptions = {}): string {
 export const subscribeToken = (topics: readonly string[], options?: MintOptions) =>
   mint({ topics }, options);
 
+/** A subscribe token with prefix grants, in map form `{topics, prefixes}`. */
+export const prefixToken = (topics: readonly string[], prefixes: readonly string[], options?: MintOptions) =>
+  mint({ topics, prefixes }, options);
+
 export interface TestEvent {
   readonly topic: string;
   readonly event: string;

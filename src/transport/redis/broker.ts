@@ -39,6 +39,14 @@ export interface Broker {
   /** Resolves once the engine has acknowledged the subscription. */
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
+  /**
+   * Receives every channel that starts with `channelPrefix` (resolves once acknowledged);
+   * undefined where the engine cannot (sharded pub/sub). However many subscriptions of
+   * the broker match a message — its channel's and several prefixes' — `message` is
+   * called for it once.
+   */
+  readonly subscribePrefix: ((channelPrefix: string) => Promise<void>) | undefined;
+  readonly unsubscribePrefix: ((channelPrefix: string) => Promise<void>) | undefined;
   /** Resolves if every node behind the broker answers. */
   ping(): Promise<void>;
   /** Drops every connection at once; pending commands fail. */
