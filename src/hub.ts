@@ -32,12 +32,16 @@ export interface TopicInterest {
  */
 type Audience = Subscriber | Set<Subscriber>;
 
+/** Told, once per stream joining or leaving, which topics' audiences changed size. */
+export type AudienceListener = (topics: readonly string[]) => void;
+
 export class Hub {
   /** Numbers and keeps events for resuming; undefined when history is off. */
   readonly history: History | undefined;
   readonly #topics = new Map<string, Audience>();
   readonly #subscribers = new Set<Subscriber>();
   #interest: TopicInterest | undefined;
+  #audienceListener: AudienceListener | undefined;
   /** Cumulative counts for metrics, kept as plain numbers: the hot path only adds. */
   deliveries = 0;
   bytesWritten = 0;
@@ -49,6 +53,11 @@ export class Hub {
   /** Registers who hears about topics gaining or losing their local audience. */
   watchInterest(interest: TopicInterest): void {
     this.#interest = interest;
+  }
+
+  /** Registers who hears about every change in the size of topics' audiences (presence). */
+  watchAudiences(listener: AudienceListener): void {
+    this.#audienceListener = listener;
   }
 
   get subscriberCount(): number {
@@ -63,6 +72,17 @@ export class Hub {
     return this.#topics.has(topic);
   }
 
+  /** How many local streams an event of `topic` would be delivered to: one map lookup. */
+  audienceSize(topic: string): number {
+    const audience = this.#topics.get(topic);
+    return audience instanceof Set ? audience.size : audience ? 1 : 0;
+  }
+
+  /** Every topic with local streams, and how many. */
+  *audiences(): IterableIterator<[string, number]> {
+    for (const [topic, audience] of this.#topics) yield [topic, audience instanceof Set ? audience.size : 1];
+  }
+
   /** `topics` must be distinct (the protocol layer dedupes them). */
   subscribe(subscriber: Subscriber, topics: readonly string[]): void {
     this.#subscribers.add(subscriber);
@@ -75,6 +95,7 @@ export class Hub {
         this.#interest?.topicOpened(topic);
       }
     }
+    this.#audienceListener?.(topics);
   }
 
   unsubscribe(subscriber: Subscriber, topics: readonly string[]): void {
@@ -87,6 +108,7 @@ export class Hub {
       this.#topics.delete(topic);
       this.#interest?.topicClosed(topic);
     }
+    this.#audienceListener?.(topics);
   }
 
   /** Delivers a batch synchronously, in order, so batches never interleave. */

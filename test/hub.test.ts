@@ -175,4 +175,25 @@ describe("Hub", () => {
     hub.endAll();
     expect(subs.every((s) => s.ended)).toBe(true);
   });
+
+  test("audienceSize: the streams an event of the topic would reach, as they join and leave", () => {
+    const hub = new Hub();
+    const changes: string[][] = [];
+    hub.watchAudiences((topics) => changes.push([...topics]));
+    const [a, b, c] = [new Recorder(), new Recorder(), new Recorder()];
+    expect(hub.audienceSize("x")).toBe(0);
+    hub.subscribe(a, ["x"]);
+    hub.subscribe(b, ["x", "y"]);
+    hub.subscribe(c, ["x"]);
+    expect([hub.audienceSize("x"), hub.audienceSize("y")]).toEqual([3, 1]);
+    expect([...hub.audiences()]).toEqual([["x", 3], ["y", 1]]);
+    hub.unsubscribe(b, ["x", "y"]);
+    expect([hub.audienceSize("x"), hub.audienceSize("y")]).toEqual([2, 0]);
+    hub.unsubscribe(b, ["x", "y"]); // already gone: no change
+    hub.unsubscribe(a, ["x"]);
+    hub.unsubscribe(c, ["x"]);
+    expect(hub.audienceSize("x")).toBe(0);
+    expect([...hub.audiences()]).toEqual([]);
+    expect(changes).toEqual([["x"], ["x", "y"], ["x"], ["x", "y"], ["x"], ["x"]]);
+  });
 });

@@ -24,7 +24,30 @@ export interface Transport extends TopicInterest {
    * every event; undefined when each process numbers and keeps events itself.
    */
   readonly sharedHistory: SharedHistory | undefined;
+  /**
+   * How many open streams each topic has, summed over every live instance, and how many
+   * instances are live (this one included; `presence([])` asks only that). This
+   * instance's own streams are counted as they are now; other instances' as they last
+   * reported them. Rejects with TransportUnavailable when the broker cannot answer.
+   */
+  presence(topics: readonly string[]): Promise<PresenceCounts>;
+  /** The hub's audience listener: these topics' local streams changed in number. */
+  audiencesChanged(topics: readonly string[]): void;
   close(): Promise<void>;
+}
+
+/** The answer to a presence query: open streams per topic asked about, and live instances. */
+export interface PresenceCounts {
+  readonly topics: Record<string, number>;
+  readonly instances: number;
+}
+
+/** This instance's streams per topic, read live (the hub). */
+export interface LocalAudiences {
+  /** Open local streams an event of `topic` would be delivered to. */
+  audienceSize(topic: string): number;
+  /** Every topic with local streams, and how many. */
+  audiences(): Iterable<[string, number]>;
 }
 
 /** A submission's id and how long it is remembered. */
@@ -60,7 +83,7 @@ export interface SharedStart {
 }
 
 /** What a transport hands its events to: the local hub, plus a way to drop local streams. */
-export interface TransportSink {
+export interface TransportSink extends LocalAudiences {
   /** Delivers a batch (from this or another instance) to local subscribers, in order. */
   deliver(events: readonly SseEvent[]): void;
   /** Delivers a batch numbered by the shared history: framed with those ids, kept nowhere here. */
@@ -77,6 +100,11 @@ export interface TransportSink {
   coverageGained(topic: string): void;
   /** This instance stops receiving `topic` (all topics if omitted): no resuming it. */
   coverageLost(topic?: string): void;
+}
+
+/** This instance's counts for `topics`, as a PresenceCounts' `topics`. */
+export function localCounts(local: LocalAudiences, topics: readonly string[]): Record<string, number> {
+  return Object.fromEntries(topics.map((topic) => [topic, local.audienceSize(topic)]));
 }
 
 /** The broker could not take a submission; the client should retry. */

@@ -36,6 +36,14 @@ class RecordingSink {
   get events(): SseEvent[] {
     return this.batches.flat();
   }
+  /** This instance's streams per topic, as the hub would count them. */
+  readonly audience = new Map<string, number>();
+  audienceSize(topic: string): number {
+    return this.audience.get(topic) ?? 0;
+  }
+  audiences(): Iterable<[string, number]> {
+    return this.audience.entries();
+  }
 }
 
 const ev = (topic: string, data: string, event = "e"): SseEvent => ({ topic, event, data });
