@@ -14,7 +14,7 @@
 import { encode } from "@msgpack/msgpack";
 import { hexToBytes } from "./hex.ts";
 import { createBranca, type Branca } from "./token/branca.ts";
-import type { PresenceCounts } from "./transport/transport.ts";
+import type { PresenceCounts } from "./presence.ts";
 
 export type { PresenceCounts };
 

@@ -7,6 +7,7 @@ import type { Config } from "../config.ts";
 import type { GapReason } from "../history.ts";
 import type { TopicInterest } from "../hub.ts";
 import type { NumberedEvent } from "../position.ts";
+import type { PresenceCounts } from "../presence.ts";
 import type { SseEvent } from "../sse.ts";
 
 export interface Transport extends TopicInterest {
@@ -36,11 +37,7 @@ export interface Transport extends TopicInterest {
   close(): Promise<void>;
 }
 
-/** The answer to a presence query: open streams per topic asked about, and live instances. */
-export interface PresenceCounts {
-  readonly topics: Record<string, number>;
-  readonly instances: number;
-}
+export type { PresenceCounts };
 
 /** This instance's streams per topic, read live (the hub). */
 export interface LocalAudiences {

@@ -30,6 +30,9 @@ export function mint(value: unknown, options: MintOptions = {}): string {
 export const subscribeToken = (topics: readonly string[], options?: MintOptions) =>
   mint({ topics }, options);
 
+/** A presence query: `{presence: [topics]}`. */
+export const presenceToken = (topics: readonly string[], options?: MintOptions) => mint({ presence: topics }, options);
+
 export interface TestEvent {
   readonly topic: string;
   readonly event: string;
