@@ -62,6 +62,17 @@ describe("presence through Redis (one node, three instances)", () => {
     await everywhere(servers, ["hall", "side"], { topics: { hall: 3, side: 1 }, instances: 3 });
   });
 
+  test("an instance whose counts vanished from Redis writes them again whole at its next renewal", async () => {
+    const [bun, deno] = servers as [RunningServer, RunningServer];
+    await client.subscribe(deno, ["vanishing"]);
+    await everywhere([bun], ["vanishing"], { topics: { vanishing: 1 }, instances: 3 });
+    // As if deno had stalled past its expiry: its hash is gone.
+    const keys = redis.cli("KEYS", "sse:presence:*").split("\n");
+    for (const key of keys) redis.cli("DEL", key);
+    expect(await ask(bun, ["vanishing"])).toEqual({ topics: { vanishing: 0 }, instances: 1 });
+    await everywhere(servers, ["vanishing"], { topics: { vanishing: 1 }, instances: 3 });
+  });
+
   test("presence events carry the count over every instance, reported by the instance that saw the change", async () => {
     const [bun, deno, node] = servers as [RunningServer, RunningServer, RunningServer];
     const watcher = await client.subscribe(bun, ["sse-server:presence"]);

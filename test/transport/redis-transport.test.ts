@@ -128,6 +128,8 @@ describe("RedisTransport (in process, real Redis)", () => {
     expect(sink.streamsEnded).toBe(1);
     const refused = await transport.publish([ev("t", "during the outage")]).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(TransportUnavailable);
+    const unanswered = await transport.presence(["t"]).catch((error: unknown) => error);
+    expect(unanswered).toBeInstanceOf(TransportUnavailable);
 
     // A stream opening during the outage…
     transport.topicOpened("t");
@@ -163,6 +165,29 @@ describe("RedisTransport (in process, real Redis)", () => {
     transport.topicClosed("t");
     await subscribers("shared:t", 0); // at once: the history is in Redis, not here
     expect(sink.coverage).toEqual(["+t", "-t"]);
+  });
+
+  test("presence: live instances and their counts summed; presence([]) asks only how many instances", async () => {
+    const [sinkA, sinkB] = [new RecordingSink(), new RecordingSink()];
+    const a = await connect(sinkA, "presence:");
+    const b = await connect(sinkB, "presence:");
+    sinkA.audience.set("t", 2);
+    a.audiencesChanged(["t"]);
+    sinkB.audience.set("t", 1).set("u", 4);
+    b.audiencesChanged(["t", "u"]);
+    await waitUntil(async () => (await a.presence(["t"])).topics.t === 3, 3000, "B's count written");
+    expect(await a.presence(["t", "u", "none"])).toEqual({ topics: { t: 3, u: 4, none: 0 }, instances: 2 });
+    expect(await b.presence([])).toEqual({ topics: {}, instances: 2 });
+    // An instance's own streams are read from its hub at the query, not from Redis.
+    sinkA.audience.set("t", 5);
+    expect((await a.presence(["t"])).topics).toEqual({ t: 6 });
+    sinkB.audience.delete("u");
+    b.audiencesChanged(["u"]);
+    await waitUntil(async () => (await a.presence(["u"])).topics.u === 0, 3000, "B's count of u gone");
+    await b.close();
+    // Closed: gone at once, its hash deleted.
+    expect(await a.presence(["t"])).toEqual({ topics: { t: 5 }, instances: 1 });
+    expect(redis.cli("KEYS", "presence:presence:*").split("\n")).toHaveLength(1);
   });
 
   test("retries back off exponentially, capped, with jitter", () => {
