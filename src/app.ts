@@ -1,6 +1,6 @@
 /**
  * The HTTP surface, in Web-standard Request/Response only: `GET events`, `POST submit`,
- * `GET ping`, health and metrics, CORS on everything. Every client mistake maps to a 4xx
+ * `POST presence`, `GET ping`, health and metrics, CORS on everything. Every client mistake maps to a 4xx
  * with one short line; nothing a client sends can produce a 500.
  */
 import { Hono, type Context } from "hono";
@@ -12,7 +12,7 @@ import type { Hub, Subscriber } from "./hub.ts";
 import { redactUrl, type Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Grants } from "./prefixes.ts";
-import { parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
+import { parsePresence, parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
 import { BodyTooLarge, BodyUnreadable, readBodyText } from "./read-body.ts";
 import { startFromShared, startStream, type StreamStart } from "./resume.ts";
 import { encodeEvent } from "./sse.ts";
@@ -61,6 +61,7 @@ type RejectStatus = 400 | 401 | 405 | 413 | 503;
 const ROUTE_METHODS: ReadonlyMap<string, string> = new Map([
   ["/events", "GET, HEAD, OPTIONS"],
   ["/submit", "POST, OPTIONS"],
+  ["/presence", "POST, OPTIONS"],
   ["/ping", "GET, HEAD, OPTIONS"],
   ["/health/live", "GET, HEAD, OPTIONS"],
   ["/health/ready", "GET, HEAD, OPTIONS"],
@@ -274,6 +275,15 @@ export function createApp(deps: AppDeps): Hono {
     metrics.eventsSubmitted.inc(events.length);
     metrics.submitSeconds.observe((performance.now() - started) / 1000);
     return c.text("OK");
+  });
+
+  // Who is listening: open streams per topic, over every live instance.
+  app.post("/presence", async (c) => {
+    const body = await readBodyText(c.req.raw, config.maxBodyBytes);
+    const { topics } = parsePresence((await openToken(body.trim())).payload, config);
+    const counts = await transport.presence(topics);
+    metrics.presenceQueries.inc();
+    return c.json(counts);
   });
 
   // Reached by every request no route matched: a known path with another method is a 405.

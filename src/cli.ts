@@ -1,6 +1,6 @@
 /**
  * The `sse-server` command: serve, and the tools around it (keygen, token, publish,
- * listen, healthcheck). Runs under Bun (also as the compiled binary), Deno and Node.
+ * presence, listen, healthcheck, doctor). Runs under Bun (also as the compiled binary), Deno and Node.
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
@@ -23,6 +23,8 @@ Commands:
   publish --topic T [--event E] [--data D]
                              submit one event (retries while the server answers 503)
         [--id ID]            name the submission: the same id is delivered once per SSE_IDEMPOTENCY_TTL
+  presence --topics a,b      print the open streams per topic over every live instance, and the
+                             number of instances, as one JSON line
   listen --topics a,b        subscribe and print each event as a JSON line (for debugging)
         [--prefixes p/,q/]   also every topic under these prefixes
   healthcheck                exit 0 if the server answers /health/live (for containers)
@@ -31,10 +33,10 @@ Commands:
         [--idle SECONDS]     how long to watch an idle stream (default 20)
         [--json]             print the findings as JSON
 
-Options for token, publish, listen, healthcheck, doctor:
+Options for token, publish, presence, listen, healthcheck, doctor:
   --url URL                  the server, base path included
                              (default: $SSE_URL, else http://127.0.0.1:$PORT$BASE_PATH)
-  token, publish and doctor read the key from $SSE_SECRET.
+  token, publish, presence and doctor read the key from $SSE_SECRET.
 
 Exit codes: 0 success, 1 failure (message on stderr), 2 bad usage.`;
 
@@ -88,6 +90,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "publish":
         process.stdout.write(`${await publish(options)}\n`);
         return 0;
+      case "presence":
+        process.stdout.write(`${await presence(options)}\n`);
+        return 0;
       case "listen":
         return await listen(options);
       case "healthcheck":
@@ -122,8 +127,15 @@ function client(options: Options): SseClient {
   return new SseClient({ url: serverUrl(options), secret });
 }
 
+const list = (value: string | undefined) => (value ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+
+function topicsOf(options: Options): string[] {
+  const topics = list(options.topics);
+  if (topics.length === 0) throw new UsageError("--topics needs at least one topic (comma-separated)");
+  return topics;
+}
+
 function grantsOf(options: Options): { topics: string[]; prefixes: string[] } {
-  const list = (value: string | undefined) => (value ?? "").split(",").map((t) => t.trim()).filter(Boolean);
   const topics = list(options.topics);
   const prefixes = list(options.prefixes);
   if (topics.length + prefixes.length === 0) {
@@ -153,6 +165,16 @@ async function publish(options: Options): Promise<string> {
   try {
     await client(options).publish({ topic: options.topic, event: options.event, data: options.data }, { id: options.id });
     return `published 1 event to topic ${options.topic}`;
+  } catch (error) {
+    if (error instanceof SseClientError) throw new Error(error.message);
+    throw error;
+  }
+}
+
+/** The server's answer as one JSON line: `{"topics":{"a":2,"b":0},"instances":3}`. */
+async function presence(options: Options): Promise<string> {
+  try {
+    return JSON.stringify(await client(options).presence(topicsOf(options)));
   } catch (error) {
     if (error instanceof SseClientError) throw new Error(error.message);
     throw error;

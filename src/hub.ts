@@ -38,6 +38,9 @@ export interface TopicInterest {
  */
 type Audience = Subscriber | Set<Subscriber>;
 
+/** Told, once per stream joining or leaving, which grants' audiences changed size (its topics and prefixes). */
+export type AudienceListener = (topics: readonly string[], prefixes: readonly string[]) => void;
+
 export class Hub {
   /** Numbers and keeps events for resuming; undefined when history is off. */
   readonly history: History | undefined;
@@ -47,6 +50,7 @@ export class Hub {
   readonly #matched: Audience[] = [];
   readonly #subscribers = new Set<Subscriber>();
   #interest: TopicInterest | undefined;
+  #audienceListener: AudienceListener | undefined;
   /** Cumulative counts for metrics, kept as plain numbers: the hot path only adds. */
   deliveries = 0;
   bytesWritten = 0;
@@ -58,6 +62,11 @@ export class Hub {
   /** Registers who hears about topics gaining or losing their local audience. */
   watchInterest(interest: TopicInterest): void {
     this.#interest = interest;
+  }
+
+  /** Registers who hears about every change in the size of topics' audiences (presence). */
+  watchAudiences(listener: AudienceListener): void {
+    this.#audienceListener = listener;
   }
 
   get subscriberCount(): number {
@@ -95,6 +104,17 @@ export class Hub {
     return size;
   }
 
+  /** Local streams holding exactly this grant: the topic, or with `prefix` true, the prefix. */
+  grantSize(grant: string, prefix: boolean): number {
+    return sizeOf(prefix ? this.#prefixes.get(grant) : this.#topics.get(grant));
+  }
+
+  /** Every grant with local streams: the topic or prefix, whether it is a prefix, how many. */
+  *grants(): IterableIterator<readonly [string, boolean, number]> {
+    for (const [topic, audience] of this.#topics) yield [topic, false, sizeOf(audience)];
+    for (const [prefix, audience] of this.#prefixes.entries()) yield [prefix, true, sizeOf(audience)];
+  }
+
   /**
    * `topics` must be distinct (the protocol layer dedupes them). With `prefixes`, the
    * grants are first made disjoint (./prefixes.ts), so that each event reaches the stream once.
@@ -108,6 +128,7 @@ export class Hub {
     for (const prefix of grants.prefixes) {
       if (join(this.#prefixes, prefix, subscriber)) this.#interest?.prefixOpened?.(prefix);
     }
+    this.#audienceListener?.(grants.topics, grants.prefixes);
   }
 
   /** With the same topics and prefixes it subscribed with. */
@@ -120,6 +141,7 @@ export class Hub {
     for (const prefix of grants.prefixes) {
       if (leave(this.#prefixes, prefix, subscriber)) this.#interest?.prefixClosed?.(prefix);
     }
+    this.#audienceListener?.(grants.topics, grants.prefixes);
   }
 
   /** Delivers a batch synchronously, in order, so batches never interleave. */

@@ -20,6 +20,7 @@ export class Metrics {
   readonly submissions: Counter;
   readonly submissionsReplayed: Counter;
   readonly slowConsumers: Counter;
+  readonly presenceQueries: Counter;
   readonly tokenRejections: Counter<"reason">;
   readonly requestsRejected: Counter<"status">;
   readonly submitSeconds: Histogram;
@@ -36,6 +37,11 @@ export class Metrics {
     this.slowConsumers = new Counter({
       name: "sse_slow_consumers_disconnected_total",
       help: "Streams cut because their backlog passed SSE_MAX_BUFFERED_EVENTS.",
+      registers,
+    });
+    this.presenceQueries = new Counter({
+      name: "sse_presence_queries_total",
+      help: "Presence queries answered (POST presence).",
       registers,
     });
     this.tokenRejections = new Counter({

@@ -56,6 +56,10 @@ export class PrefixIndex<V> {
     return this.#byPrefix.size;
   }
 
+  entries(): IterableIterator<[string, V]> {
+    return this.#byPrefix.entries();
+  }
+
   get(prefix: string): V | undefined {
     return this.#byPrefix.get(prefix);
   }

@@ -25,6 +25,11 @@ export interface SubscribeRequest {
   readonly prefixes?: readonly string[];
 }
 
+export interface PresenceRequest {
+  /** Distinct topics, in the order first named; at least one. */
+  readonly topics: readonly string[];
+}
+
 export interface SubmitRequest {
   readonly events: readonly SseEvent[];
   /** The backend's name for this submission: a retry under the same id is delivered once. */
@@ -77,23 +82,37 @@ const idSchema = text
   .nullish()
   .transform((id) => id ?? undefined);
 export const submitSchema = struct({ events: z.array(eventSchema), id: idSchema });
+/**
+ * `{presence: [topics]}`; positionally `[[topics]]`, the same bytes as a positional
+ * subscribe token (README "Who is listening").
+ */
+export const presenceSchema = struct({ presence: z.array(singleLine).min(1, "must name at least one topic") });
 
 export function parseSubscribe(payload: Uint8Array, limits: Limits): SubscribeRequest {
   const read = readTopics(payload);
   const { topics, prefixes } = read ? { topics: read, prefixes: [] } : validate(subscribeSchema, decodePayload(payload));
   const distinct = [...new Set(topics)];
-  if (prefixes.length === 0) {
-    if (distinct.length > limits.maxTopicsPerToken) {
-      throw new PayloadError(`too many topics: ${distinct.length} > ${limits.maxTopicsPerToken}`);
-    }
-    return { topics: distinct };
-  }
+  if (prefixes.length === 0) return { topics: distinctTopics(distinct, limits) };
   // Topics and prefixes share the limit: each is one entry in the hub.
   const grants = distinct.length + new Set(prefixes).size;
   if (grants > limits.maxTopicsPerToken) {
     throw new PayloadError(`too many topics and prefixes: ${grants} > ${limits.maxTopicsPerToken}`);
   }
   return normalizeGrants(distinct, prefixes);
+}
+
+/** Not on a hot path: decoded and validated by the schema alone. */
+export function parsePresence(payload: Uint8Array, limits: Limits): PresenceRequest {
+  return { topics: distinctTopics(validate(presenceSchema, decodePayload(payload)).presence, limits) };
+}
+
+/** Duplicates dropped (first mention kept), then held to SSE_MAX_TOPICS. */
+function distinctTopics(topics: readonly string[], limits: Limits): string[] {
+  const distinct = [...new Set(topics)];
+  if (distinct.length > limits.maxTopicsPerToken) {
+    throw new PayloadError(`too many topics: ${distinct.length} > ${limits.maxTopicsPerToken}`);
+  }
+  return distinct;
 }
 
 export function parseSubmit(payload: Uint8Array, limits: Limits): SubmitRequest {

@@ -111,6 +111,16 @@ describe("sse-server CLI", () => {
     expect(tooLong.stderr).toMatch(/400.*id: must be 1 to 200 bytes/);
   });
 
+  test("presence prints the server's answer as one JSON line; no topics is a usage error", async () => {
+    const stream = await openStream(eventsUrl(server, subscribeToken(["cli-seen"])));
+    const answer = await cli(["presence", "--topics", "cli-seen,cli-unseen"], url());
+    expect(answer).toMatchObject({ code: 0, stdout: '{"topics":{"cli-seen":1,"cli-unseen":0},"instances":1}\n', stderr: "" });
+    stream.close();
+    const noTopics = await cli(["presence"], url());
+    expect(noTopics.code).toBe(2);
+    expect(noTopics.stderr).toMatch(/--topics needs at least one topic/);
+  });
+
   test("listen prints each event as a JSON line", async () => {
     const child = spawn(CLI[0]!, [...CLI.slice(1), "listen", "--topics", "cli-listen"], {
       cwd: ROOT,

@@ -175,6 +175,33 @@ describe("Hub", () => {
     hub.endAll();
     expect(subs.every((s) => s.ended)).toBe(true);
   });
+
+  test("audienceSize: the streams an event of the topic would reach, as they join and leave", () => {
+    const hub = new Hub();
+    const changes: string[][] = [];
+    hub.watchAudiences((topics, prefixes) => changes.push([...topics, ...prefixes.map((p) => `${p}*`)]));
+    const [a, b, c] = [new Recorder(), new Recorder(), new Recorder()];
+    expect(hub.audienceSize("x")).toBe(0);
+    hub.subscribe(a, ["x"]);
+    hub.subscribe(b, ["x", "y"]);
+    hub.subscribe(c, ["x"]);
+    expect([hub.audienceSize("x"), hub.audienceSize("y")]).toEqual([3, 1]);
+    expect([...hub.grants()]).toEqual([["x", false, 3], ["y", false, 1]]);
+    hub.unsubscribe(b, ["x", "y"]);
+    expect([hub.audienceSize("x"), hub.audienceSize("y")]).toEqual([2, 0]);
+    hub.unsubscribe(b, ["x", "y"]); // already gone: no change
+    hub.unsubscribe(a, ["x"]);
+    hub.unsubscribe(c, ["x"]);
+    expect(hub.audienceSize("x")).toBe(0);
+    expect([...hub.grants()]).toEqual([]);
+    expect(changes).toEqual([["x"], ["x", "y"], ["x"], ["x", "y"], ["x"], ["x"]]);
+    // Prefix grants are counted and reported as prefixes; a topic under one is dropped from the stream's grants.
+    hub.subscribe(a, ["x", "p/q"], ["p/"]);
+    expect([hub.grantSize("p/", true), hub.grantSize("p/q", false), hub.audienceSize("p/q")]).toEqual([1, 0, 1]);
+    expect([...hub.grants()]).toEqual([["x", false, 1], ["p/", true, 1]]);
+    hub.unsubscribe(a, ["x", "p/q"], ["p/"]);
+    expect(changes.slice(-2)).toEqual([["x", "p/*"], ["x", "p/*"]]);
+  });
 });
 
 describe("Hub: prefix grants", () => {

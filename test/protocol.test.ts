@@ -4,6 +4,7 @@ import fc from "fast-check";
 import type { z } from "zod";
 import {
   decodePayload,
+  parsePresence,
   parseSubmit,
   parseSubscribe,
   PayloadError,
@@ -78,6 +79,46 @@ describe("parseSubscribe", () => {
     rejects(() => parseSubscribe(utf8('{"topics":["a"]}'), limits), /msgpack|expected/);
     // A valid value followed by trailing bytes is not one msgpack document.
     rejects(() => parseSubscribe(new Uint8Array([...encode({ topics: [] }), 0x01]), limits), /msgpack/);
+  });
+});
+
+describe("parsePresence", () => {
+  test("map form, unknown keys ignored; rmp_serde array form", () => {
+    expect(parsePresence(encode({ presence: ["a", "b"], user: 7 }), limits)).toEqual({ topics: ["a", "b"] });
+    expect(parsePresence(encode([["a", "b"]]), limits)).toEqual({ topics: ["a", "b"] });
+  });
+
+  test("bin keys and strings (Python bytes) and old-style raw strings", () => {
+    const payload = encodeWithBinKeys(new BinKeyMap([["presence", [utf8("a"), utf8("ü")]]]));
+    expect(parsePresence(payload, limits).topics).toEqual(["a", "ü"]);
+    expect(parsePresence(encodeOldStyle({ presence: ["t".repeat(40)] }), limits).topics).toEqual(["t".repeat(40)]);
+  });
+
+  test("duplicate topics are counted once, in first-named order; the limit is on distinct topics", () => {
+    expect(parsePresence(encode({ presence: ["b", "a", "b"] }), limits).topics).toEqual(["b", "a"]);
+    expect(parsePresence(encode({ presence: ["1", "2", "3", "4", "4"] }), limits).topics).toHaveLength(4);
+    rejects(() => parsePresence(encode({ presence: ["1", "2", "3", "4", "5"] }), limits), /too many topics: 5 > 4/);
+  });
+
+  test("rejects an empty list, non-string topics, CR or LF, invalid UTF-8, and not msgpack", () => {
+    rejects(() => parsePresence(encode({ presence: [] }), limits), /presence: must name at least one topic/);
+    rejects(() => parsePresence(encode([[]]), limits), /presence: must name at least one topic/);
+    rejects(() => parsePresence(encode({ presence: [1] }), limits), /presence\.0: expected a string/);
+    rejects(() => parsePresence(encode({ presence: "a" }), limits), /presence/);
+    rejects(() => parsePresence(encode({ presence: ["a\nb"] }), limits), /CR or LF/);
+    rejects(() => parsePresence(encode({ presence: [new Uint8Array([0xc3, 0x28])] }), limits), /UTF-8/);
+    rejects(() => parsePresence(new Uint8Array([0xc1]), limits), /not valid msgpack/);
+  });
+
+  test("a subscribe or submit payload is no presence query, and a presence query neither of them", () => {
+    rejects(() => parsePresence(encode({ topics: ["a"] }), limits), /presence/);
+    rejects(() => parsePresence(encode({ events: [{ topic: "a", event: "", data: "" }] }), limits), /presence/);
+    rejects(() => parsePresence(encode([[["a", "", ""]]]), limits), /presence\.0: expected a string/);
+    rejects(() => parseSubscribe(encode({ presence: ["a"] }), limits), /topics/);
+    rejects(() => parseSubmit(encode({ presence: ["a"] }), limits), /events/);
+    rejects(() => parseSubmit(encode([["a"]]), limits), /events\.0/);
+    // Positionally a presence query and a subscription are the same bytes (README "Who is listening").
+    expect(parseSubscribe(encode([["a"]]), limits).topics).toEqual(parsePresence(encode([["a"]]), limits).topics);
   });
 });
 

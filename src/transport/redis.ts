@@ -13,19 +13,25 @@
  * History: on one Redis node (with history on) events are numbered and kept in Redis
  * (./redis/history.ts), so a client may resume on any instance; in cluster mode each
  * instance keeps its own (src/history.ts), told here which topics it receives.
+ *
+ * Presence: each instance's streams per topic are kept in Redis for the others to count
+ * (./redis/presence.ts).
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { bytesToHex } from "../hex.ts";
 import { randomEpoch } from "../position.ts";
 import type { SseEvent } from "../sse.ts";
 import type { Broker, BrokerEvents, ConnectBroker } from "./redis/broker.ts";
 import { POSITIONS_PER_MS, RedisHistory } from "./redis/history.ts";
 import { idKey, publishOnce } from "./redis/once.ts";
+import { RedisPresence } from "./redis/presence.ts";
 import { decodeBatch, decodeNumberedRun, encodeBatch, topicGroups, topicRuns, WireError } from "./redis/wire.ts";
 import {
   sharesHistory,
   TransportUnavailable,
   type Idempotency,
+  type PresenceCounts,
   type PublishOutcome,
   type SharedHistory,
   type SharedStart,
@@ -89,6 +95,7 @@ export class RedisTransport implements Transport {
   readonly #reconciling = { topic: new Set<string>(), prefix: new Set<string>() };
   /** Stream starts waiting for their topics' subscriptions to be acknowledged. */
   readonly #coverageWaiters = new Set<CoverageWaiter>();
+  readonly #presence: RedisPresence;
   #probe: ReturnType<typeof setInterval> | undefined;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -112,6 +119,11 @@ export class RedisTransport implements Transport {
     };
     this.#sink = sink;
     this.#logger = logger;
+    // Names this instance's presence counts in Redis; a new one each start.
+    const instanceId = bytesToHex(crypto.getRandomValues(new Uint8Array(8)));
+    this.#presence = new RedisPresence(channelPrefix, instanceId, sink, (message, error) =>
+      logger.warn(message, { error: String(error) }),
+    );
   }
 
   readonly sharedHistory: SharedHistory | undefined;
@@ -163,6 +175,23 @@ export class RedisTransport implements Transport {
       throw error;
     }
     return "published";
+  }
+
+  async presence(topics: readonly string[]): Promise<PresenceCounts> {
+    const broker = this.#broker;
+    if (!broker) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
+    try {
+      const query = this.#presence.query((key, args) => broker.command(key, args), topics);
+      return await withTimeout(query, COMMAND_TIMEOUT_MS, "Redis did not answer the presence query");
+    } catch (error) {
+      if (error instanceof TimeoutError) this.#lost(broker, error);
+      this.#logger.warn("redis did not answer a presence query", { error: String(error) });
+      throw new TransportUnavailable("event broker (Redis) did not answer; retry later");
+    }
+  }
+
+  audiencesChanged(topics: readonly string[], prefixes: readonly string[]): void {
+    this.#presence.changed(topics, prefixes);
   }
 
   /** One submission command, bounded in time: any failure is TransportUnavailable (a timeout also a lost connection). */
@@ -257,6 +286,14 @@ export class RedisTransport implements Transport {
     this.#closed = true;
     clearTimeout(this.#retry);
     for (const timer of this.#lingering.values()) clearTimeout(timer);
+    const broker = this.#broker;
+    if (broker) {
+      // This instance's streams stop counting now, not when its counts expire.
+      const removed = this.#presence.remove((key, args) => broker.command(key, args));
+      await withTimeout(removed, COMMAND_TIMEOUT_MS, "Redis did not answer").catch((error: unknown) =>
+        this.#logger.warn("redis could not remove this instance's presence counts", { error: String(error) }),
+      );
+    }
     this.#dropBroker();
   }
 
@@ -346,6 +383,7 @@ export class RedisTransport implements Transport {
     }
     this.#broker = broker;
     this.#probe = setInterval(() => void this.#checkAlive(broker), PROBE_INTERVAL_MS);
+    this.#presence.attach((key, args) => broker.command(key, args));
     this.#logger.info("redis connected", { attempt });
     // Normally none are left after endAllStreams; kept in case a sink ends streams later.
     for (const kind of INTEREST_KINDS) for (const name of this.#wanted[kind]) void this.#reconcile(kind, name);
@@ -379,6 +417,7 @@ export class RedisTransport implements Transport {
 
   #dropBroker(): void {
     clearInterval(this.#probe);
+    this.#presence.detach();
     const broker = this.#broker;
     this.#broker = undefined; // first, so the broker's own close events are ignored
     this.#subscribed.topic.clear();

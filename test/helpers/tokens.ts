@@ -34,6 +34,9 @@ export const subscribeToken = (topics: readonly string[], options?: MintOptions)
 export const prefixToken = (topics: readonly string[], prefixes: readonly string[], options?: MintOptions) =>
   mint({ topics, prefixes }, options);
 
+/** A presence query: `{presence: [topics]}`. */
+export const presenceToken = (topics: readonly string[], options?: MintOptions) => mint({ presence: topics }, options);
+
 export interface TestEvent {
   readonly topic: string;
   readonly event: string;

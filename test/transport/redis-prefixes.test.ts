@@ -46,6 +46,9 @@ describe("RedisTransport with prefixes (in process)", () => {
       },
       coverageGained: () => {},
       coverageLost: () => {},
+      audienceSize: () => 0,
+      grantSize: () => 0,
+      grants: () => [],
     };
     const config = loadConfig({
       SSE_SECRET: SECRET_HEX,

@@ -78,6 +78,7 @@ export async function connectSingleNode(url: string, events: BrokerEvents): Prom
     async release(key: string) {
       await publisher.del(key);
     },
+    command: (_key, args) => publisher.sendCommand(args),
     subscribe: (channel) => subscriber.subscribe(channel, listener, true),
     unsubscribe: (channel) => subscriber.unsubscribe(channel, listener, true),
     subscribePrefix(channelPrefix: string) {
