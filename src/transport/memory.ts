@@ -1,7 +1,7 @@
 /** One instance, no broker: a submission is delivered to the local hub at once. */
 import type { SseEvent } from "../sse.ts";
 import { RecentIds } from "./recent-ids.ts";
-import type { Idempotency, PublishOutcome, Transport, TransportSink } from "./transport.ts";
+import type { Idempotency, Presence, PublishOutcome, Transport, TransportSink } from "./transport.ts";
 
 export class MemoryTransport implements Transport {
   readonly ready = true;
@@ -18,6 +18,11 @@ export class MemoryTransport implements Transport {
     if (once && !this.#recentIds.claim(once.id, once.ttlMs)) return Promise.resolve("replayed");
     this.#sink.deliver(events);
     return Promise.resolve("published");
+  }
+
+  /** One instance; its topics' counts are the hub's own (the caller has them). */
+  presence(): Promise<Presence> {
+    return Promise.resolve({ topics: {}, instances: 1 });
   }
 
   topicOpened(): void {}

@@ -25,6 +25,7 @@ import {
   sharesHistory,
   TransportUnavailable,
   type Idempotency,
+  type Presence,
   type PublishOutcome,
   type SharedHistory,
   type SharedStart,
@@ -113,6 +114,11 @@ export class RedisTransport implements Transport {
 
   get ready(): boolean {
     return this.#broker !== undefined;
+  }
+
+  /** This instance only: other instances are not counted here yet. */
+  presence(): Promise<Presence> {
+    return Promise.resolve({ topics: {}, instances: 1 });
   }
 
   async publish(events: readonly SseEvent[], once?: Idempotency): Promise<PublishOutcome> {

@@ -24,7 +24,18 @@ export interface Transport extends TopicInterest {
    * every event; undefined when each process numbers and keeps events itself.
    */
   readonly sharedHistory: SharedHistory | undefined;
+  /**
+   * Who is listening across the cluster: subscribers per topic asked about (on every
+   * instance together; a topic it cannot count is left out), and how many instances are
+   * up. For the dashboard; not a hot path.
+   */
+  presence(topics: readonly string[]): Promise<Presence>;
   close(): Promise<void>;
+}
+
+export interface Presence {
+  readonly topics: Record<string, number>;
+  readonly instances: number;
 }
 
 /** A submission's id and how long it is remembered. */
