@@ -4,8 +4,10 @@ import fc from "fast-check";
 import type { z } from "zod";
 import {
   decodePayload,
+  parseDashboard,
   parseSubmit,
   parseSubscribe,
+  parseTestEvent,
   PayloadError,
   submitSchema,
   subscribeSchema,
@@ -305,5 +307,44 @@ describe("the hand-read fast path accepts exactly what the schemas accept", () =
     }
     const event = [0x83, ...str("data", 0xd9, 1), ...str("x", 0xc5, 2), ...str("topic", 0xc4, 1), ...str("t", 0xdb, 4), ...str("event", 0xda, 2), ...str("e", 0xd9, 1)];
     expect(parseSubmit(Uint8Array.of(0x91, 0xdd, 0, 0, 0, 1, ...event), roomy)).toEqual({ events: [{ topic: "t", event: "e", data: "x" }] });
+  });
+});
+
+describe("parseDashboard", () => {
+  test("{dashboard: true} as a map (unknown keys ignored) or rmp_serde's [true]", () => {
+    expect(() => parseDashboard(encode({ dashboard: true }))).not.toThrow();
+    expect(() => parseDashboard(encode({ dashboard: true, who: "ops" }))).not.toThrow();
+    expect(() => parseDashboard(encode([true]))).not.toThrow();
+    expect(() => parseDashboard(encodeWithBinKeys(new BinKeyMap([["dashboard", true]])))).not.toThrow();
+  });
+
+  test("another kind of token, or dashboard not true, is a PayloadError", () => {
+    rejects(() => parseDashboard(encode({ topics: ["a"] })), /dashboard/);
+    rejects(() => parseDashboard(encode([["a"]])), /dashboard/);
+    rejects(() => parseDashboard(encode({ events: [{ topic: "t", event: "", data: "" }] })), /dashboard/);
+    rejects(() => parseDashboard(encode({ dashboard: false })), /dashboard/);
+    rejects(() => parseDashboard(encode({ dashboard: 1 })), /dashboard/);
+    rejects(() => parseDashboard(encode([false])), /dashboard/);
+    rejects(() => parseDashboard(new Uint8Array([0xc1])), /not valid msgpack/);
+  });
+});
+
+describe("parseTestEvent (the dashboard's publish form)", () => {
+  test("a JSON object of topic, event and data; event and data default to empty", () => {
+    expect(parseTestEvent('{"topic":"t","event":"e","data":"a\\nb"}', limits)).toEqual({ topic: "t", event: "e", data: "a\nb" });
+    expect(parseTestEvent('{"topic":"t"}', limits)).toEqual({ topic: "t", event: "", data: "" });
+  });
+
+  test("held to the rules and limits of a submitted event", () => {
+    rejects(() => parseTestEvent("not json", limits), /not valid JSON/);
+    rejects(() => parseTestEvent("[]", limits), /expected object/);
+    rejects(() => parseTestEvent('{"event":"e"}', limits), /topic/);
+    rejects(() => parseTestEvent('{"topic":"a\\nb"}', limits), /topic: must not contain CR or LF/);
+    rejects(() => parseTestEvent('{"topic":"t","event":"a\\rb"}', limits), /event: must not contain CR or LF/);
+    rejects(() => parseTestEvent('{"topic":"t","data":"\\ud800"}', limits), /data: .*lone surrogate/);
+    rejects(() => parseTestEvent('{"topic":"t","data":5}', limits), /data/);
+    rejects(() => parseTestEvent(JSON.stringify({ topic: "t", data: "x".repeat(64) }), limits), /over the limit of 64/);
+    expect(parseTestEvent(JSON.stringify({ topic: "t", data: "x".repeat(63) }), limits).data).toHaveLength(63);
+    expect(parseTestEvent('{"topic":"t","data":"\\ud83d\\ude00"}', limits).data).toBe("😀");
   });
 });
