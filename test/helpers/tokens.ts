@@ -30,6 +30,9 @@ export function mint(value: unknown, options: MintOptions = {}): string {
 export const subscribeToken = (topics: readonly string[], options?: MintOptions) =>
   mint({ topics }, options);
 
+/** A token for the live dashboard (`GET dashboard` and its data routes). */
+export const dashboardToken = (options?: MintOptions) => mint({ dashboard: true }, options);
+
 export interface TestEvent {
   readonly topic: string;
   readonly event: string;
