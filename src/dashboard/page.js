@@ -5,8 +5,8 @@
   const token = new URLSearchParams(location.search).get("token") ?? "";
   /** @param {string} path */
   const withToken = (path) => `${path}?token=${encodeURIComponent(token)}`;
-  /** Samples kept per chart: one a second, five minutes. */
-  const WINDOW = 300;
+  /** Samples kept per chart: one a second, two minutes. */
+  const WINDOW = 120;
   /** Tail entries kept on the page. */
   const TAIL_MAX = 200;
 
