@@ -9,6 +9,7 @@ import {
   dashboardUrl,
   eventsUrl,
   expectHealthy,
+  metric,
   postSubmit,
   SERVERS,
   startServer,
@@ -119,6 +120,18 @@ for (const runtime of SERVERS) {
       stream.close();
     });
 
+    test("a sample counts a tail among the open streams, and names its topic among the busiest", async () => {
+      const tails = await Promise.all(
+        [0, 1].map(() => openStream(dashboardUrl(server, "dashboard/tail", dashboardToken(), "&topic=watched"))),
+      );
+      const stats = await openStream(dashboardUrl(server, "dashboard/stream", dashboardToken()));
+      const [sample] = await stats.next(1);
+      const { streams, busiest } = JSON.parse(sample!.data);
+      expect(streams).toBeGreaterThanOrEqual(2);
+      expect(busiest).toContainEqual({ topic: "watched", subscribers: 2 });
+      for (const stream of [...tails, stats]) stream.close();
+    });
+
     test("the tail follows a topic's events as they are submitted; a bad topic is a 400", async () => {
       const tail = await openStream(dashboardUrl(server, "dashboard/tail", dashboardToken(), "&topic=" + encodeURIComponent("news é")));
       expect(tail.response.status).toBe(200);
@@ -148,11 +161,13 @@ for (const runtime of SERVERS) {
         expect({ body: body.slice(0, 40), status: response.status }).toEqual({ body: body.slice(0, 40), status });
         await response.text();
       }
+      const submissions = await metric(server, "sse_submissions_total");
       const ok = await publish(server, JSON.stringify({ topic: "pub", event: "test", data: "from the dashboard" }));
       expect(ok.status).toBe(200);
       expect(ok.headers.get("access-control-allow-origin")).toBeNull();
       expect(await ok.text()).toBe("OK");
       expect(await stream.next(1)).toEqual([{ event: "test", data: "from the dashboard", id: expect.any(String) }]);
+      expect(await metric(server, "sse_submissions_total")).toBe(submissions + 1);
       stream.close();
     });
 

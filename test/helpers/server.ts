@@ -108,6 +108,13 @@ export function postSubmit(server: RunningServer, body: BodyInit, init: RequestI
 export const eventsUrl = (server: RunningServer, token: string) =>
   `${server.url}/events?token=${encodeURIComponent(token)}`;
 
+/** A metric's value (one without labels) as `GET metrics` shows it now; NaN if absent. */
+export async function metric(server: RunningServer, name: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : NaN;
+}
+
 /** A dashboard route (`dashboard`, `dashboard/stream`, ...) with a token, and more query if given. */
 export const dashboardUrl = (server: RunningServer, route: string, token: string, query = "") =>
   `${server.url}/${route}?token=${encodeURIComponent(token)}${query}`;
