@@ -12,7 +12,7 @@ import { History } from "../src/history.ts";
 import { Hub, type Subscriber } from "../src/hub.ts";
 import { Metrics } from "../src/metrics.ts";
 import { MemoryTransport } from "../src/transport/memory.ts";
-import type { Presence, Transport } from "../src/transport/transport.ts";
+import type { PresenceCounts, Transport } from "../src/transport/transport.ts";
 import { dashboardModule } from "../scripts/embed-dashboard.ts";
 import { ROOT } from "./helpers/runtimes.ts";
 
@@ -67,7 +67,16 @@ function feedFor(hub: Hub, transport: Transport, clustered = false) {
   return { metrics, feed: new DashboardFeed({ hub, metrics, transport, clustered }, 20) };
 }
 
-const noSink = { deliver() {}, deliverNumbered() {}, endAllStreams() {}, coverageGained() {}, coverageLost() {} };
+/** A sink with no streams (the feed reads counts from its hub, not from here). */
+const noSink = {
+  deliver() {},
+  deliverNumbered() {},
+  endAllStreams() {},
+  coverageGained() {},
+  coverageLost() {},
+  audienceSize: () => 0,
+  audiences: () => [],
+};
 
 describe("DashboardFeed", () => {
   test("samples only while a dashboard watches: a sample at once, then one per interval, stopped after the last leaves", async () => {
@@ -128,7 +137,7 @@ describe("DashboardFeed", () => {
     const asked: string[][] = [];
     const transport: Transport = Object.assign(new MemoryTransport(noSink), {
       ready: false,
-      presence: (topics: readonly string[]): Promise<Presence> => {
+      presence: (topics: readonly string[]): Promise<PresenceCounts> => {
         asked.push([...topics]);
         return Promise.resolve({ topics: { shared: 7 }, instances: 3 });
       },

@@ -6,7 +6,7 @@
 import type { Hub, Subscriber } from "../hub.ts";
 import type { CounterTotals, Metrics } from "../metrics.ts";
 import { encodeEvent } from "../sse.ts";
-import type { Presence, Transport } from "../transport/transport.ts";
+import type { PresenceCounts, Transport } from "../transport/transport.ts";
 
 /** How many of the busiest topics a sample names. */
 export const BUSIEST_TOPICS = 10;
@@ -42,7 +42,7 @@ export class DashboardFeed {
   readonly #watchers = new Set<Subscriber>();
   #timer: ReturnType<typeof setInterval> | undefined;
   /** The transport's last answer; asked again each sample, never waited for. */
-  #presence: Presence | undefined;
+  #presence: PresenceCounts | undefined;
   #asking = false;
   #sampling = false;
 

@@ -1,7 +1,7 @@
 /** One instance, no broker: a submission is delivered to the local hub at once. */
 import type { SseEvent } from "../sse.ts";
 import { RecentIds } from "./recent-ids.ts";
-import type { Idempotency, Presence, PublishOutcome, Transport, TransportSink } from "./transport.ts";
+import type { Idempotency, PresenceCounts, PublishOutcome, Transport, TransportSink } from "./transport.ts";
 
 export class MemoryTransport implements Transport {
   readonly ready = true;
@@ -21,7 +21,7 @@ export class MemoryTransport implements Transport {
   }
 
   /** One instance; its topics' counts are the hub's own (the caller has them). */
-  presence(): Promise<Presence> {
+  presence(): Promise<PresenceCounts> {
     return Promise.resolve({ topics: {}, instances: 1 });
   }
 

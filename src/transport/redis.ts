@@ -25,7 +25,7 @@ import {
   sharesHistory,
   TransportUnavailable,
   type Idempotency,
-  type Presence,
+  type PresenceCounts,
   type PublishOutcome,
   type SharedHistory,
   type SharedStart,
@@ -117,7 +117,7 @@ export class RedisTransport implements Transport {
   }
 
   /** This instance only: other instances are not counted here yet. */
-  presence(): Promise<Presence> {
+  presence(): Promise<PresenceCounts> {
     return Promise.resolve({ topics: {}, instances: 1 });
   }
 

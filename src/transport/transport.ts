@@ -29,11 +29,11 @@ export interface Transport extends TopicInterest {
    * instance together; a topic it cannot count is left out), and how many instances are
    * up. For the dashboard; not a hot path.
    */
-  presence(topics: readonly string[]): Promise<Presence>;
+  presence(topics: readonly string[]): Promise<PresenceCounts>;
   close(): Promise<void>;
 }
 
-export interface Presence {
+export interface PresenceCounts {
   readonly topics: Record<string, number>;
   readonly instances: number;
 }
