@@ -116,11 +116,6 @@ export class RedisTransport implements Transport {
     return this.#broker !== undefined;
   }
 
-  /** This instance only: other instances are not counted here yet. */
-  presence(): Promise<PresenceCounts> {
-    return Promise.resolve({ topics: {}, instances: 1 });
-  }
-
   async publish(events: readonly SseEvent[], once?: Idempotency): Promise<PublishOutcome> {
     const broker = this.#broker;
     if (!broker) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
@@ -163,6 +158,11 @@ export class RedisTransport implements Transport {
       throw error;
     }
     return "published";
+  }
+
+  /** This instance only: other instances are not counted here yet. */
+  presence(): Promise<PresenceCounts> {
+    return Promise.resolve({ topics: {}, instances: 1 });
   }
 
   /** One submission command, bounded in time: any failure is TransportUnavailable (a timeout also a lost connection). */
