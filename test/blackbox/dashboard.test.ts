@@ -16,6 +16,7 @@ import {
   waitForLog,
   type RunningServer,
 } from "../helpers/server.ts";
+import { startRedis } from "../helpers/redis.ts";
 import { openStream } from "../helpers/sse.ts";
 import { dashboardToken, OTHER_SECRET_HEX, submitToken, subscribeToken, tamper } from "../helpers/tokens.ts";
 
@@ -200,3 +201,25 @@ for (const runtime of SERVERS) {
     });
   });
 }
+
+describe("bun with Redis: the dashboard shows its state", () => {
+  test("ready, instances seen; not ready once Redis is gone; history kept in Redis", async () => {
+    const redis = await startRedis();
+    const server = await startServer("bun", { env: { REDIS_URL: redis.url } });
+    try {
+      const stats = await openStream(dashboardUrl(server, "dashboard/stream", dashboardToken()));
+      // The broker's answer arrives for the sample after the one that asked.
+      const [, second] = await stats.next(2, 5000);
+      expect(JSON.parse(second!.data)).toMatchObject({ redis: { ready: true, instances: expect.any(Number) }, history: null });
+      await redis.stop();
+      for (;;) {
+        const [sample] = await stats.next(1, 10_000);
+        if (JSON.parse(sample!.data).redis.ready === false) break;
+      }
+      stats.close();
+    } finally {
+      await server.stop();
+      await redis.stop();
+    }
+  }, 30_000);
+});
