@@ -22,7 +22,8 @@
   const SVG = "http://www.w3.org/2000/svg";
 
   /** @param {number} n */
-  const count = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : `${Math.round(n * 10) / 10}`);
+  const count = (n) =>
+    n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : `${n >= 100 ? Math.round(n) : Math.round(n * 10) / 10}`;
   /** @param {number} n */
   const bytes = (n) =>
     n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${Math.round(n)} B`;
