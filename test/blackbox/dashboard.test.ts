@@ -223,3 +223,26 @@ describe("bun with Redis: the dashboard shows its state", () => {
     }
   }, 30_000);
 });
+
+describe("bun with SSE_CLOSE_ON_EXPIRY: dashboard streams end with their token", () => {
+  test("the stats stream says expired and ends; a shutdown ends an open one and exits 0", async () => {
+    const server = await startServer("bun", { env: { SSE_CLOSE_ON_EXPIRY: "true", SSE_TOKEN_TTL: "60" } });
+    try {
+      const expiring = dashboardToken({ timestamp: Math.floor(Date.now() / 1000) - 58 });
+      const stats = await openStream(dashboardUrl(server, "dashboard/stream", expiring));
+      expect(stats.response.status).toBe(200);
+      const lasting = await openStream(dashboardUrl(server, "dashboard/stream", dashboardToken()));
+      for (;;) {
+        const [event] = await stats.next(1, 5000);
+        if (event!.event === "stats") continue;
+        expect(event).toMatchObject({ event: "expired", data: "token expired" });
+        break;
+      }
+      expect(await stats.ended).toBe(true);
+      expect(await server.stop()).toBe(0);
+      expect(await lasting.ended).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  }, 20_000);
+});
