@@ -3,7 +3,7 @@
  * CSP hashes are of exactly its inline script and style), and the stats feed samples only
  * while a dashboard watches.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { DashboardFeed, type DashboardSample } from "../src/dashboard/feed.ts";
 import { DASHBOARD_PAGE, DASHBOARD_SCRIPT_HASH, DASHBOARD_STYLE_HASH } from "../src/dashboard/page-source.ts";
@@ -62,9 +62,9 @@ const waitFor = async (ok: () => boolean) => {
   expect(ok()).toBe(true);
 };
 
-function feedFor(hub: Hub, transport: Transport, clustered = false) {
+function feedFor(hub: Hub, transport: Transport, { clustered = false, intervalMs = 20 } = {}) {
   const metrics = new Metrics(hub);
-  return { metrics, feed: new DashboardFeed({ hub, metrics, transport, clustered }, 20) };
+  return { metrics, feed: new DashboardFeed({ hub, metrics, transport, clustered }, intervalMs) };
 }
 
 /** A sink with no streams (the feed reads counts from its hub, not from here). */
@@ -95,6 +95,21 @@ describe("DashboardFeed", () => {
     const seen = a.samples.length + b.samples.length;
     await Bun.sleep(100);
     expect(a.samples.length + b.samples.length).toBe(seen);
+  });
+
+  test("dashboards opening together cost one sample: each gets it", async () => {
+    const hub = new Hub();
+    // An interval no test outlasts: the only sample is the one the first dashboard asked for.
+    const { feed } = feedFor(hub, new MemoryTransport(noSink), { intervalMs: 60_000 });
+    const sampled = spyOn(hub, "busiestTopics");
+    const watchers = Array.from({ length: 5 }, () => new Watcher());
+    const stops = [feed.watch(watchers[0]!)];
+    await waitFor(() => watchers[0]!.samples.length === 1);
+    stops.push(...watchers.slice(1).map((w) => feed.watch(w)));
+    expect(watchers.map((w) => w.samples.length)).toEqual([1, 1, 1, 1, 1]);
+    expect(watchers[4]!.samples[0]).toEqual(watchers[0]!.samples[0]!);
+    expect(sampled).toHaveBeenCalledTimes(1);
+    for (const stop of stops) stop();
   });
 
   test("a sample: streams, topics, counters, rejections by reason, history, busiest topics", async () => {
@@ -142,7 +157,7 @@ describe("DashboardFeed", () => {
         return Promise.resolve({ topics: { shared: 7 }, instances: 3 });
       },
     });
-    const { feed } = feedFor(hub, transport, true);
+    const { feed } = feedFor(hub, transport, { clustered: true });
     // The first sample does not wait for the broker; the next one has its answer.
     expect((await feed.sample()).redis).toEqual({ ready: false, instances: null });
     await Bun.sleep(0);

@@ -45,6 +45,8 @@ export class DashboardFeed {
   #presence: PresenceCounts | undefined;
   #asking = false;
   #sampling = false;
+  /** The last sample sent, and when: a dashboard opened within the interval gets it as is. */
+  #last: { readonly frame: Uint8Array; readonly at: number } | undefined;
 
   constructor(sources: FeedSources, intervalMs = SAMPLE_INTERVAL_MS) {
     this.#sources = sources;
@@ -56,11 +58,15 @@ export class DashboardFeed {
     return this.#timer !== undefined;
   }
 
-  /** Sends `watcher` a sample now and one every interval; returns what stops that. */
+  /**
+   * Sends `watcher` a sample now (the last one, if it is younger than the interval: many
+   * dashboards opening at once cost one sample) and one every interval; returns what stops that.
+   */
   watch(watcher: Subscriber): () => void {
     this.#watchers.add(watcher);
     this.#timer ??= setInterval(() => void this.#send(this.#watchers), this.#intervalMs);
-    void this.#send([watcher]);
+    if (this.#last && Date.now() - this.#last.at < this.#intervalMs) watcher.push(this.#last.frame);
+    else void this.#send([watcher]);
     return () => {
       this.#watchers.delete(watcher);
       if (this.#watchers.size > 0 || !this.#timer) return;
@@ -103,7 +109,9 @@ export class DashboardFeed {
     if (this.#sampling) return;
     this.#sampling = true;
     try {
-      const frame = encodeEvent("stats", JSON.stringify(await this.sample()));
+      const sample = await this.sample();
+      const frame = encodeEvent("stats", JSON.stringify(sample));
+      this.#last = { frame, at: sample.time };
       for (const watcher of [...to]) watcher.push(frame);
     } finally {
       this.#sampling = false;
