@@ -95,6 +95,9 @@
   let previous;
   /** @param {Sample} s */
   function show(s) {
+    // A sample sent as the page opened may come just before the first timed one: a rate
+    // over a few milliseconds would be noise, so such a sample is skipped.
+    if (previous && s.time - previous.time < 500) return;
     for (const chart of charts) {
       const value = chart.read(s, previous);
       if (value !== undefined) plot(chart, value);
