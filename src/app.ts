@@ -7,6 +7,8 @@ import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import { CLIENT_SOURCE } from "./browser/client-source.ts";
 import type { Config } from "./config.ts";
+import type { DashboardFeed } from "./dashboard/feed.ts";
+import { DASHBOARD_ROUTES, isDashboardPath, mountDashboard } from "./dashboard/routes.ts";
 import { ExpiryWatch } from "./expiry.ts";
 import type { Hub, Subscriber } from "./hub.ts";
 import { redactUrl, type Logger } from "./log.ts";
@@ -15,13 +17,13 @@ import type { Grants } from "./prefixes.ts";
 import { parsePresence, parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
 import { BodyTooLarge, BodyUnreadable, readBodyText } from "./read-body.ts";
 import { startFromShared, startStream, type StreamStart } from "./resume.ts";
-import { encodeEvent } from "./sse.ts";
+import { encodeEvent, type SseEvent } from "./sse.ts";
 import { StartingSubscriber } from "./starting.ts";
 import { RetryFrames } from "./retry.ts";
 import { eventStreamResponse, SubscriberStream, type EndReason } from "./stream.ts";
 import { TokenError, type OpenedToken } from "./token/branca.ts";
 import { VerifierBusy, type TokenVerifier } from "./token/offload.ts";
-import { TransportUnavailable, type SharedHistory, type Transport } from "./transport/transport.ts";
+import { TransportUnavailable, type Idempotency, type SharedHistory, type Transport } from "./transport/transport.ts";
 
 export interface AppDeps {
   readonly config: Config;
@@ -30,6 +32,8 @@ export interface AppDeps {
   readonly tokens: TokenVerifier;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** The live dashboard's stats feed (src/dashboard/). */
+  readonly dashboard: DashboardFeed;
 }
 
 /**
@@ -53,6 +57,7 @@ const NOTHING = () => {};
 class ServerFull extends Error {}
 
 type RejectStatus = 400 | 401 | 405 | 413 | 503;
+type HeaderRecord = Readonly<Record<string, string>>;
 
 /**
  * The methods each route answers, for the `Allow` header of a 405: HEAD with every GET
@@ -67,6 +72,7 @@ const ROUTE_METHODS: ReadonlyMap<string, string> = new Map([
   ["/health/ready", "GET, HEAD, OPTIONS"],
   ["/metrics", "GET, HEAD, OPTIONS"],
   ["/client.js", "GET, HEAD, OPTIONS"],
+  ...DASHBOARD_ROUTES, // same-origin: no CORS, so no OPTIONS
 ]);
 
 /** The browser client (src/browser/client.js), importable by any page: cacheable for an hour. */
@@ -77,7 +83,7 @@ const CLIENT_HEADERS = {
 } as const;
 
 export function createApp(deps: AppDeps): Hono {
-  const { config, hub, transport, tokens, logger, metrics } = deps;
+  const { config, hub, transport, tokens, logger, metrics, dashboard } = deps;
   const app = config.basePath ? new Hono().basePath(config.basePath) : new Hono();
   const retry = new RetryFrames(config.retryMinMs, config.retryMaxMs);
   const expiry = config.closeOnExpiry ? new ExpiryWatch() : undefined;
@@ -134,24 +140,30 @@ export function createApp(deps: AppDeps): Hono {
     if (prefixes.length > 0 && !transport.deliversPrefixes) {
       throw new PayloadError("prefix grants are not available with REDIS_CLUSTER (sharded pub/sub has no pattern subscribe)");
     }
-    const grants: Grants = { topics, prefixes };
+    return openGrantStream(c, { topics, prefixes }, token, STREAM_HEADERS);
+  }
+
+  function openGrantStream(c: Context, grants: Grants, token: OpenedToken, headers: HeaderRecord): Response | Promise<Response> {
     // Hono answers HEAD through this GET route and drops the body unread: open no stream.
-    if (c.req.method === "HEAD") return new Response(null, { headers: STREAM_HEADERS });
+    if (c.req.method === "HEAD") return new Response(null, { headers });
     // A reconnecting EventSource sends the header; it is newer than any id in the URL.
     const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId") || undefined;
     const shared = transport.sharedHistory;
     const expires = token.timestamp + config.tokenTtlSeconds; // the token's last valid second
     // A server that claims streams says so in `env`: its Responses need no body.
     return shared
-      ? openSharedStream(shared, grants, lastEventId, c.env, expires)
-      : openStream(grants, lastEventId, c.env, expires);
+      ? openSharedStream(shared, grants, lastEventId, c.env, expires, headers)
+      : openStream(grants, lastEventId, c.env, expires, headers);
   }
 
   // CORS on every request but `GET events`: a request that matches one handler only is
   // answered by Hono without compose, and synchronously (a Response, not a Promise of one):
   // 4 µs of server CPU and 0.3 KB per stream less on Bun (bench/stream-variants.ts).
   const allowAnyOrigin = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86400 });
-  app.on(["POST", "PUT", "PATCH", "DELETE", "OPTIONS"], "*", allowAnyOrigin);
+  // The dashboard is same-origin: its routes get no CORS at all.
+  app.on(["POST", "PUT", "PATCH", "DELETE", "OPTIONS"], "*", (c, next) =>
+    isDashboardPath(c.req.path, config.basePath) ? next() : allowAnyOrigin(c, next),
+  );
 
   app.get("/ping", allowAnyOrigin, (c) => c.text("pong"));
   // Liveness: the process serves HTTP. Readiness: it can also deliver every event.
@@ -166,7 +178,7 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/client.js", allowAnyOrigin, (c) => c.body(CLIENT_SOURCE, 200, CLIENT_HEADERS));
 
   /** A stream resumed from this process's history: replay and subscription in one synchronous step. */
-  function openStream(grants: Grants, lastEventId: string | undefined, env: unknown, expires: number): Response {
+  function openStream(grants: Grants, lastEventId: string | undefined, env: unknown, expires: number, headers: HeaderRecord): Response {
     const { topics, prefixes } = grants;
     const start = startStream(hub.history, topics, lastEventId, prefixes);
     let unwatch = NOTHING;
@@ -180,7 +192,7 @@ export function createApp(deps: AppDeps): Hono {
     // Replay and subscription happen in one synchronous step: no event can fall between.
     stream.replay(start.backlog);
     hub.subscribe(stream, topics, prefixes);
-    return streamOpened(stream, start, env);
+    return streamOpened(stream, start, env, headers);
   }
 
   /**
@@ -194,6 +206,7 @@ export function createApp(deps: AppDeps): Hono {
     lastEventId: string | undefined,
     env: unknown,
     expires: number,
+    headers: HeaderRecord,
   ): Promise<Response> {
     const { topics, prefixes } = grants;
     const starting = new StartingSubscriber(config.maxBufferedEvents);
@@ -215,7 +228,7 @@ export function createApp(deps: AppDeps): Hono {
     sendRetry(stream);
     stream.replay(start.backlog);
     starting.attach(stream, after);
-    return streamOpened(stream, start, env);
+    return streamOpened(stream, start, env, headers);
   }
 
   /** A stream's reconnection delay, drawn for it (./retry.ts), right after its opening. */
@@ -251,7 +264,7 @@ export function createApp(deps: AppDeps): Hono {
     };
   }
 
-  function streamOpened(stream: SubscriberStream, start: StreamStart, env: unknown): Response {
+  function streamOpened(stream: SubscriberStream, start: StreamStart, env: unknown, headers: HeaderRecord): Response {
     hub.bytesWritten += start.backlog.reduce((sum, frame) => sum + frame.length, start.opening.length);
     logger.debug("stream opened", {
       start: start.outcome,
@@ -259,7 +272,7 @@ export function createApp(deps: AppDeps): Hono {
       streams: hub.subscriberCount,
       topics: hub.topicCount,
     });
-    return eventStreamResponse(stream, STREAM_HEADERS, env);
+    return eventStreamResponse(stream, headers, env);
   }
 
   app.post("/submit", async (c) => {
@@ -267,14 +280,31 @@ export function createApp(deps: AppDeps): Hono {
     const body = await readBodyText(c.req.raw, config.maxBodyBytes);
     const { events, id } = parseSubmit((await openToken(body.trim())).payload, config);
     const once = id === undefined ? undefined : { id, ttlMs: config.idempotencyTtlSeconds * 1000 };
+    await publish(events, once, started);
+    return c.text("OK");
+  });
+
+  /** Hands a validated submission to the transport, and counts it. */
+  async function publish(events: readonly SseEvent[], once: Idempotency | undefined, started: number): Promise<void> {
     if ((await transport.publish(events, once)) === "replayed") {
       metrics.submissionsReplayed.inc(); // answered as the first time: the client cannot tell, and need not
-      return c.text("OK");
+      return;
     }
     metrics.submissions.inc();
     metrics.eventsSubmitted.inc(events.length);
     metrics.submitSeconds.observe((performance.now() - started) / 1000);
-    return c.text("OK");
+  }
+
+  mountDashboard(app, {
+    config,
+    feed: dashboard,
+    openToken,
+    openTopicStream: (c, topics, token, headers) => {
+      admitStream();
+      return openGrantStream(c, { topics, prefixes: [] }, token, headers);
+    },
+    endAtExpiry: (stream, token) => endAtExpiry(stream, token.timestamp + config.tokenTtlSeconds),
+    publish: (events) => publish(events, undefined, performance.now()),
   });
 
   // Who is listening: open streams per topic, over every live instance.
@@ -288,8 +318,9 @@ export function createApp(deps: AppDeps): Hono {
 
   // Reached by every request no route matched: a known path with another method is a 405.
   app.notFound((c) => {
-    c.header(ALLOW_ANY_ORIGIN, "*"); // a GET to no route has met no CORS middleware
     const path = c.req.path;
+    // A GET to no route has met no CORS middleware; the dashboard has none.
+    if (!isDashboardPath(path, config.basePath)) c.header(ALLOW_ANY_ORIGIN, "*");
     const allowed = path.startsWith(config.basePath) ? ROUTE_METHODS.get(path.slice(config.basePath.length)) : undefined;
     if (allowed === undefined) return c.text("not found", 404);
     c.header("Allow", allowed);

@@ -20,6 +20,8 @@ Commands:
   token --topics a,b         print a subscribe URL for these topics
         [--prefixes p/,q/]   and for every topic under these prefixes (--topics may then be left out)
         [--ttl SECONDS]      make it expire sooner than the server's SSE_TOKEN_TTL
+  dashboard-url              print the live dashboard's URL with a fresh token
+        [--ttl SECONDS]      its life (default 3600, at most SSE_TOKEN_TTL)
   publish --topic T [--event E] [--data D]
                              submit one event (retries while the server answers 503)
         [--id ID]            name the submission: the same id is delivered once per SSE_IDEMPOTENCY_TTL
@@ -33,10 +35,10 @@ Commands:
         [--idle SECONDS]     how long to watch an idle stream (default 20)
         [--json]             print the findings as JSON
 
-Options for token, publish, presence, listen, healthcheck, doctor:
+Options for token, dashboard-url, publish, presence, listen, healthcheck, doctor:
   --url URL                  the server, base path included
                              (default: $SSE_URL, else http://127.0.0.1:$PORT$BASE_PATH)
-  token, publish, presence and doctor read the key from $SSE_SECRET.
+  token, dashboard-url, publish, presence and doctor read the key from $SSE_SECRET.
 
 Exit codes: 0 success, 1 failure (message on stderr), 2 bad usage.`;
 
@@ -86,6 +88,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       case "token":
         process.stdout.write(subscribeUrl(options) + "\n");
+        return 0;
+      case "dashboard-url":
+        process.stdout.write(client(options).dashboardUrl({ timestamp: backdatedFor(options.ttl, DASHBOARD_TTL_SECONDS) }) + "\n");
         return 0;
       case "publish":
         process.stdout.write(`${await publish(options)}\n`);
@@ -144,19 +149,27 @@ function grantsOf(options: Options): { topics: string[]; prefixes: string[] } {
   return { topics, prefixes };
 }
 
-/** Branca has no expiry field: a shorter life is a timestamp set back from the server's TTL. */
 function subscribeUrl(options: Options): string {
-  let timestamp: number | undefined;
-  if (options.ttl !== undefined) {
-    const ttl = Number(options.ttl);
-    const serverTtl = Number(process.env.SSE_TOKEN_TTL || 86400);
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > serverTtl) {
-      throw new UsageError(`--ttl must be a whole number of seconds from 1 to ${serverTtl} (SSE_TOKEN_TTL)`);
-    }
-    timestamp = Math.floor(Date.now() / 1000) - (serverTtl - ttl);
-  }
   const { topics, prefixes } = grantsOf(options);
-  return client(options).subscribeUrl(topics, { timestamp, prefixes });
+  return client(options).subscribeUrl(topics, { timestamp: backdatedFor(options.ttl), prefixes });
+}
+
+/** A dashboard link's default life: an hour (or SSE_TOKEN_TTL, if shorter). */
+const DASHBOARD_TTL_SECONDS = 3600;
+
+/**
+ * Branca has no expiry field: a token lives `ttl` seconds when its timestamp is set back
+ * by the rest of the server's SSE_TOKEN_TTL (read from the environment, default 86400).
+ * `--ttl` over that TTL is a usage error; without it, `defaultTtl` (capped at that TTL),
+ * else the full TTL (undefined: a timestamp of now).
+ */
+function backdatedFor(ttlOption: string | undefined, defaultTtl?: number): number | undefined {
+  const serverTtl = Number(process.env.SSE_TOKEN_TTL || 86400);
+  const ttl = ttlOption === undefined ? Math.min(defaultTtl ?? serverTtl, serverTtl) : Number(ttlOption);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > serverTtl) {
+    throw new UsageError(`--ttl must be a whole number of seconds from 1 to ${serverTtl} (SSE_TOKEN_TTL)`);
+  }
+  return ttl === serverTtl ? undefined : Math.floor(Date.now() / 1000) - (serverTtl - ttl);
 }
 
 /** Returns the line that says it worked. */

@@ -86,6 +86,14 @@ export class SseClient {
     return options.lastEventId ? `${url}&lastEventId=${encodeURIComponent(options.lastEventId)}` : url;
   }
 
+  /**
+   * The URL of the live dashboard (`GET dashboard`), with a `{dashboard: true}` token.
+   * `timestamp` (unix seconds) backdates it, e.g. to shorten its life.
+   */
+  dashboardUrl(options: { timestamp?: number } = {}): string {
+    return `${this.#base}/dashboard?token=${this.#branca.encode(encode({ dashboard: true }), options)}`;
+  }
+
   /** A token for `POST submit`; with `id`, a retry under the same id within SSE_IDEMPOTENCY_TTL is not delivered again. */
   submitToken(events: readonly ClientEvent[], id?: string): string {
     const normalized = events.map((e) => ({ topic: e.topic, event: e.event ?? "", data: e.data ?? "" }));

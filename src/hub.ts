@@ -82,6 +82,24 @@ export class Hub {
     return this.#prefixes.size;
   }
 
+  /**
+   * The `n` topics with the most local subscribers, most first (ties: first subscribed
+   * first). O(topics): for the dashboard's once-a-second sample, never the event path.
+   */
+  busiestTopics(n: number): { topic: string; subscribers: number }[] {
+    const top: { topic: string; subscribers: number }[] = [];
+    if (n <= 0) return top;
+    for (const [topic, audience] of this.#topics) {
+      const subscribers = audience instanceof Set ? audience.size : 1;
+      if (top.length === n && subscribers <= top[n - 1]!.subscribers) continue;
+      let at = top.length;
+      while (at > 0 && top[at - 1]!.subscribers < subscribers) at--;
+      top.splice(at, 0, { topic, subscribers });
+      if (top.length > n) top.pop();
+    }
+    return top;
+  }
+
   hasTopic(topic: string): boolean {
     return this.#topics.has(topic);
   }

@@ -14,6 +14,16 @@ export interface TokenVerifierCounts {
   readonly refusedBusy: number;
 }
 
+export interface CounterTotals {
+  readonly submissions: number;
+  readonly eventsSubmitted: number;
+  readonly slowConsumers: number;
+  readonly tokenRejections: Readonly<Record<string, number>>;
+}
+
+const total = async (counter: Counter): Promise<number> =>
+  (await counter.get()).values.reduce((sum, { value }) => sum + value, 0);
+
 export class Metrics {
   readonly registry = new Registry();
   readonly eventsSubmitted: Counter;
@@ -97,6 +107,19 @@ export class Metrics {
       );
     }
     readGauge("process_resident_memory_bytes", "Resident set size of the process.", () => process.memoryUsage().rss);
+  }
+
+  /** The counters the dashboard shows, as totals since start (token rejections by reason). */
+  async counts(): Promise<CounterTotals> {
+    const [submissions, eventsSubmitted, slowConsumers, rejections] = await Promise.all([
+      total(this.submissions),
+      total(this.eventsSubmitted),
+      total(this.slowConsumers),
+      this.tokenRejections.get(),
+    ]);
+    const tokenRejections: Record<string, number> = {};
+    for (const { labels, value } of rejections.values) tokenRejections[String(labels.reason)] = value;
+    return { submissions, eventsSubmitted, slowConsumers, tokenRejections };
   }
 
   rejectToken(reason: TokenRejection): void {

@@ -118,17 +118,52 @@ function distinctTopics(topics: readonly string[], limits: Limits): string[] {
 export function parseSubmit(payload: Uint8Array, limits: Limits): SubmitRequest {
   const read = readEvents(payload);
   const { events, id } = read ?? validate(submitSchema, decodePayload(payload));
+  checkEventLimits(events, read?.sizes, limits);
+  return id === undefined ? { events } : { events, id };
+}
+
+/** The dashboard's token: `{dashboard: true}`, or rmp_serde's `[true]`; unknown keys ignored. */
+export const dashboardSchema = struct({
+  dashboard: z.literal(true, { error: "expected true (a dashboard token)" }),
+});
+
+/** Checks that an authentic token is a dashboard token (else PayloadError, a 400). */
+export function parseDashboard(payload: Uint8Array): void {
+  validate(dashboardSchema, decodePayload(payload));
+}
+
+/** A JSON string that UTF-8 can carry (no lone surrogate), as `text` is for msgpack. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const jsonText = z.string().refine((s) => !LONE_SURROGATE.test(s), "string is not valid Unicode (lone surrogate)");
+const jsonLine = jsonText.refine((s) => !/[\r\n]/.test(s), "must not contain CR or LF");
+/** The dashboard's test event: a JSON object of topic, event (optional, default "") and data (optional). */
+export const testEventSchema = z.object({ topic: jsonLine, event: jsonLine.default(""), data: jsonText.default("") });
+
+/** The dashboard's publish form (a JSON body), under the same rules and limits as a submitted event. */
+export function parseTestEvent(body: string, limits: Limits): SseEvent {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new PayloadError("body is not valid JSON");
+  }
+  const { topic, event, data } = validate(testEventSchema, value);
+  const events = [{ topic, event, data }];
+  checkEventLimits(events, undefined, limits);
+  return events[0]!;
+}
+
+/** The count and per-event size limits; `sizes` in UTF-8 bytes when already known, else measured. */
+function checkEventLimits(events: readonly SseEvent[], sizes: readonly number[] | undefined, limits: Limits): void {
   if (events.length > limits.maxEventsPerSubmit) {
     throw new PayloadError(`too many events: ${events.length} > ${limits.maxEventsPerSubmit}`);
   }
   // The hand reader has each event's UTF-8 size from the msgpack headers; others are measured.
-  const sizes = read?.sizes ?? events.map((e) => byteLength(e.topic) + byteLength(e.event) + byteLength(e.data));
-  sizes.forEach((size, i) => {
+  (sizes ?? events.map((e) => byteLength(e.topic) + byteLength(e.event) + byteLength(e.data))).forEach((size, i) => {
     if (size > limits.maxEventBytes) {
       throw new PayloadError(`event ${i} is ${size} bytes, over the limit of ${limits.maxEventBytes}`);
     }
   });
-  return id === undefined ? { events } : { events, id };
 }
 
 function validate<T>(schema: z.ZodType<T>, value: unknown): T {

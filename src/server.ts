@@ -4,6 +4,7 @@
  */
 import process from "node:process";
 import { createApp } from "./app.ts";
+import { DashboardFeed } from "./dashboard/feed.ts";
 import { ConfigError, describeConfig, loadConfig, type Config, type Env } from "./config.ts";
 import { History } from "./history.ts";
 import { Hub } from "./hub.ts";
@@ -101,7 +102,8 @@ export async function createSseServer(config: Config, logger: Logger, options: S
     throw error;
   }
   const metrics = new Metrics(hub, tokens);
-  const app = createApp({ config, hub, transport, tokens, logger, metrics });
+  const dashboard = new DashboardFeed({ hub, metrics, transport, clustered: config.redisUrl !== undefined });
+  const app = createApp({ config, hub, transport, tokens, logger, metrics, dashboard });
   // One timer for all streams, not one per stream.
   const heartbeat = setInterval(() => {
     hub.heartbeat();
@@ -117,6 +119,7 @@ export async function createSseServer(config: Config, logger: Logger, options: S
       clearInterval(heartbeat);
       presenceEvents?.close();
       tokens.close();
+      dashboard.close();
       await hub.drain(drainMs);
       await transport.close();
     },

@@ -330,3 +330,28 @@ describe("Hub: prefix grants", () => {
     expect(a.ended && b.ended).toBe(true);
   });
 });
+
+describe("Hub.busiestTopics", () => {
+  test("the n topics with the most local subscribers, most first, ties in subscription order", () => {
+    const hub = new Hub();
+    const subs = Array.from({ length: 5 }, () => new Recorder());
+    hub.subscribe(subs[0]!, ["solo", "pair", "crowd"]);
+    hub.subscribe(subs[1]!, ["pair", "crowd", "other"]);
+    hub.subscribe(subs[2]!, ["crowd"]);
+    hub.subscribe(subs[3]!, ["crowd", "late"]);
+    expect(hub.busiestTopics(3)).toEqual([
+      { topic: "crowd", subscribers: 4 },
+      { topic: "pair", subscribers: 2 },
+      { topic: "solo", subscribers: 1 },
+    ]);
+    expect(hub.busiestTopics(10).map((t) => t.topic)).toEqual(["crowd", "pair", "solo", "other", "late"]);
+    expect(hub.busiestTopics(0)).toEqual([]);
+    hub.unsubscribe(subs[3]!, ["crowd", "late"]);
+    hub.unsubscribe(subs[2]!, ["crowd"]);
+    hub.unsubscribe(subs[1]!, ["pair", "crowd", "other"]);
+    expect(hub.busiestTopics(2)).toEqual([
+      { topic: "solo", subscribers: 1 },
+      { topic: "pair", subscribers: 1 },
+    ]);
+  });
+});

@@ -5,8 +5,10 @@ import type { z } from "zod";
 import {
   decodePayload,
   parsePresence,
+  parseDashboard,
   parseSubmit,
   parseSubscribe,
+  parseTestEvent,
   PayloadError,
   submitSchema,
   subscribeSchema,
@@ -388,5 +390,44 @@ describe("parseSubscribe with prefixes", () => {
   test("topics and prefixes share the limit, counted distinct", () => {
     expect(parseSubscribe(encode({ topics: ["a", "b"], prefixes: ["p", "q", "p"] }), limits).prefixes).toEqual(["p", "q"]);
     rejects(() => parseSubscribe(encode({ topics: ["a", "b", "c"], prefixes: ["p", "q"] }), limits), /too many topics and prefixes: 5 > 4/);
+  });
+});
+
+describe("parseDashboard", () => {
+  test("{dashboard: true} as a map (unknown keys ignored) or rmp_serde's [true]", () => {
+    expect(() => parseDashboard(encode({ dashboard: true }))).not.toThrow();
+    expect(() => parseDashboard(encode({ dashboard: true, who: "ops" }))).not.toThrow();
+    expect(() => parseDashboard(encode([true]))).not.toThrow();
+    expect(() => parseDashboard(encodeWithBinKeys(new BinKeyMap([["dashboard", true]])))).not.toThrow();
+  });
+
+  test("another kind of token, or dashboard not true, is a PayloadError", () => {
+    rejects(() => parseDashboard(encode({ topics: ["a"] })), /dashboard/);
+    rejects(() => parseDashboard(encode([["a"]])), /dashboard/);
+    rejects(() => parseDashboard(encode({ events: [{ topic: "t", event: "", data: "" }] })), /dashboard/);
+    rejects(() => parseDashboard(encode({ dashboard: false })), /dashboard/);
+    rejects(() => parseDashboard(encode({ dashboard: 1 })), /dashboard/);
+    rejects(() => parseDashboard(encode([false])), /dashboard/);
+    rejects(() => parseDashboard(new Uint8Array([0xc1])), /not valid msgpack/);
+  });
+});
+
+describe("parseTestEvent (the dashboard's publish form)", () => {
+  test("a JSON object of topic, event and data; event and data default to empty", () => {
+    expect(parseTestEvent('{"topic":"t","event":"e","data":"a\\nb"}', limits)).toEqual({ topic: "t", event: "e", data: "a\nb" });
+    expect(parseTestEvent('{"topic":"t"}', limits)).toEqual({ topic: "t", event: "", data: "" });
+  });
+
+  test("held to the rules and limits of a submitted event", () => {
+    rejects(() => parseTestEvent("not json", limits), /not valid JSON/);
+    rejects(() => parseTestEvent("[]", limits), /expected object/);
+    rejects(() => parseTestEvent('{"event":"e"}', limits), /topic/);
+    rejects(() => parseTestEvent('{"topic":"a\\nb"}', limits), /topic: must not contain CR or LF/);
+    rejects(() => parseTestEvent('{"topic":"t","event":"a\\rb"}', limits), /event: must not contain CR or LF/);
+    rejects(() => parseTestEvent('{"topic":"t","data":"\\ud800"}', limits), /data: .*lone surrogate/);
+    rejects(() => parseTestEvent('{"topic":"t","data":5}', limits), /data/);
+    rejects(() => parseTestEvent(JSON.stringify({ topic: "t", data: "x".repeat(64) }), limits), /over the limit of 64/);
+    expect(parseTestEvent(JSON.stringify({ topic: "t", data: "x".repeat(63) }), limits).data).toHaveLength(63);
+    expect(parseTestEvent('{"topic":"t","data":"\\ud83d\\ude00"}', limits).data).toBe("😀");
   });
 });

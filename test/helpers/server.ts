@@ -128,6 +128,10 @@ export async function metric(server: RunningServer, series: string): Promise<num
 export const eventsUrl = (server: RunningServer, token: string) =>
   `${server.url}/events?token=${encodeURIComponent(token)}`;
 
+/** A dashboard route (`dashboard`, `dashboard/stream`, ...) with a token, and more query if given. */
+export const dashboardUrl = (server: RunningServer, route: string, token: string, query = "") =>
+  `${server.url}/${route}?token=${encodeURIComponent(token)}${query}`;
+
 /** Polls the server's JSON logs until one matches, or fails after `timeoutMs`. */
 export async function waitForLog(
   server: RunningServer,

@@ -37,6 +37,9 @@ export const prefixToken = (topics: readonly string[], prefixes: readonly string
 /** A presence query: `{presence: [topics]}`. */
 export const presenceToken = (topics: readonly string[], options?: MintOptions) => mint({ presence: topics }, options);
 
+/** A token for the live dashboard (`GET dashboard` and its data routes). */
+export const dashboardToken = (options?: MintOptions) => mint({ dashboard: true }, options);
+
 export interface TestEvent {
   readonly topic: string;
   readonly event: string;
