@@ -155,7 +155,9 @@ describe("sse-server doctor through nginx and Caddy", () => {
     const cut = find(report, "idle cut");
     expect(cut.verdict).toBe("fail");
     const after = Number(/cut after ([\d.]+) s/.exec(cut.detail)?.[1]);
-    expect(after).toBeGreaterThan(4);
+    // Timed from the last data the doctor saw, which a loaded machine may read up to a
+    // second or so after nginx passed it on (nginx times from its own read).
+    expect(after).toBeGreaterThan(3);
     expect(after).toBeLessThan(7);
     expect(cut.fix).toContain("proxy_read_timeout");
     expect(find(report, "event delay").verdict).toBe("ok");
