@@ -82,9 +82,10 @@ function hexToBytes(hex: string): Uint8Array {
   return Uint8Array.from(Buffer.from(hex, "hex"));
 }
 
-function streamPath(t: Target, topic: string, branca: ReturnType<typeof createBranca> | undefined): string {
+/** `prefix`: the stream is granted every topic under `topic` (a prefix grant), not `topic` itself. */
+function streamPath(t: Target, topic: string, branca: ReturnType<typeof createBranca> | undefined, prefix = false): string {
   if (t.mode === "nchan") return `/sub/${topic}`;
-  const token = branca!.encode(encode({ topics: [topic] }));
+  const token = branca!.encode(encode(prefix ? { topics: [], prefixes: [topic] } : { topics: [topic] }));
   return `${t.base ?? ""}/events?token=${token}`;
 }
 
@@ -188,6 +189,8 @@ async function cmdOpen(a: {
   target: Target;
   count: number;
   topics: string[] | string; // one topic for all, or one per stream
+  /** The topics are prefix grants. */
+  prefixes?: boolean;
   window: number;
   hello: number;
 }) {
@@ -197,7 +200,7 @@ async function cmdOpen(a: {
   const n = a.count;
   // Tokens are minted before the clock starts: each stream has its own token.
   const paths: string[] = new Array(n);
-  for (let k = 0; k < n; k++) paths[k] = streamPath(t, typeof a.topics === "string" ? a.topics : a.topics[k]!, branca);
+  for (let k = 0; k < n; k++) paths[k] = streamPath(t, typeof a.topics === "string" ? a.topics : a.topics[k]!, branca, a.prefixes);
   const grow = <T extends Int32Array | Float64Array | Uint8Array>(arr: T, make: (len: number) => T): T => {
     const next = make(base + n);
     next.set(arr);

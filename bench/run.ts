@@ -10,6 +10,8 @@
  *   fanout    highest sustained events/s into one topic at which all N keep up, and the
  *             server CPU per delivery at that rate
  *   topics    N subscribers on their own topic, one event each through batches: deliveries/s
+ *   prefixes  as topics, each subscriber granted its own prefix (`u42/`), events to `u42/x`
+ *             (not for Nchan)
  *   churn     100,000 connect/disconnect cycles: RSS after (settled: the lowest over 30 s) vs before
  * Each figure is the median of --runs runs (each on a fresh server), with min-max.
  *
@@ -303,7 +305,14 @@ function splitCounts(n: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.floor(n / parts) + (i < n % parts ? 1 : 0));
 }
 
-async function openStreams(t: Target, gens: LoadGenerator[], n: number, topics: (i: number) => string | undefined, shared?: string) {
+async function openStreams(
+  t: Target,
+  gens: LoadGenerator[],
+  n: number,
+  topics: (i: number) => string | undefined,
+  shared?: string,
+  prefixes = false,
+) {
   const counts = splitCounts(n, gens.length);
   let offset = 0;
   const cpu0 = procCpuSplitMs(t.pid);
@@ -317,6 +326,7 @@ async function openStreams(t: Target, gens: LoadGenerator[], n: number, topics: 
           target: { host: HOST, port: t.port, mode: t.mode, secretHex: SECRET_HEX },
           count: counts[k],
           topics: shared ?? Array.from({ length: counts[k]! }, (_, i) => topics(from + i)!),
+          prefixes,
           window: 64,
           hello: 1,
         },
@@ -440,10 +450,12 @@ async function fanout(t: Target, gens: LoadGenerator[], pub: LoadGenerator, n: n
   m["fanout.genCpuUsPerDelivery"] = best?.genCpuUsPerDelivery ?? NaN;
 }
 
-async function manyTopics(t: Target, gens: LoadGenerator[], pub: LoadGenerator, n: number, m: Metrics): Promise<void> {
-  const topic = (i: number) => `u${i}`;
-  const o = await openStreams(t, gens, n, topic);
-  if (o.opened !== n) throw new Error(`topics: only ${o.opened}/${n} streams opened`);
+/** `grant`: each stream's own topic `u<i>`, or its own prefix `u<i>/` with events to `u<i>/x`. */
+async function manyTopics(t: Target, gens: LoadGenerator[], pub: LoadGenerator, n: number, m: Metrics, grant: "topics" | "prefixes" = "topics"): Promise<void> {
+  const byPrefix = grant === "prefixes";
+  const topic = byPrefix ? (i: number) => `u${i}/x` : (i: number) => `u${i}`;
+  const o = byPrefix ? await openStreams(t, gens, n, (i) => `u${i}/`, undefined, true) : await openStreams(t, gens, n, topic);
+  if (o.opened !== n) throw new Error(`${grant}: only ${o.opened}/${n} streams opened`);
   const requests: PubRequest[] = [];
   const batch = 1000; // SSE_MAX_EVENTS default
   if (t.mode === "nchan") for (let i = 0; i < n; i++) requests.push(publishRequest(t, [{ topic: topic(i), data: "t" }]));
@@ -461,15 +473,15 @@ async function manyTopics(t: Target, gens: LoadGenerator[], pub: LoadGenerator, 
     const reached = await arm(gens, 1, false);
     const cpu0 = procCpuMs(t.pid);
     const p = await pub.call("pubBatch", { host: HOST, port: t.port, connections: 8, depth: 1, requests }, 120_000);
-    if (p.non2xx) throw new Error(`topics: ${p.non2xx} publishes failed`);
+    if (p.non2xx) throw new Error(`${grant}: ${p.non2xx} publishes failed`);
     const notices = await withTimeout(reached.all, 60_000, "many-topics delivery");
     const last = Math.max(...notices.map((r) => r.last));
     rates.push(n / ((last - p.t0) / 1000));
     cpus.push(((procCpuMs(t.pid) - cpu0) * 1000) / n);
     await sleep(200);
   }
-  m["topics.deliveriesPerSec"] = median(rates);
-  m["topics.serverCpuUsPerDelivery"] = median(cpus);
+  m[`${grant}.deliveriesPerSec`] = median(rates);
+  m[`${grant}.serverCpuUsPerDelivery`] = median(cpus);
   await Promise.all(gens.map((g) => g.call("closeAll")));
 }
 
@@ -587,6 +599,10 @@ async function runSize(name: TargetName, n: number): Promise<{ metrics: Metrics;
       await sleep(500);
     }
     if (want("topics")) await manyTopics(t, gens, pub!, n, m);
+    if (want("prefixes") && t.mode !== "nchan") {
+      await sleep(500);
+      await manyTopics(t, gens, pub!, n, m, "prefixes");
+    }
   } finally {
     for (const g of [...gens, pub!]) g.close();
     await t.stop();
@@ -638,6 +654,8 @@ const COLUMNS: Array<[string, string, number]> = [
   ["fanout.serverCpuUsPerDeliveryAt50k", "fan-out server CPU at 50k/s (us/delivery)", 2],
   ["topics.deliveriesPerSec", "many topics deliveries/s", 0],
   ["topics.serverCpuUsPerDelivery", "many topics server CPU (us/delivery)", 2],
+  ["prefixes.deliveriesPerSec", "many prefixes deliveries/s", 0],
+  ["prefixes.serverCpuUsPerDelivery", "many prefixes server CPU (us/delivery)", 2],
 ];
 const CHURN_COLUMNS: Array<[string, string, number]> = [
   ["churn.cyclesPerSec", "cycles/s", 0],
@@ -713,7 +731,7 @@ async function main(): Promise<void> {
   const save = () => {
     if (opts.json) writeFileSync(opts.json, JSON.stringify({ options: { ...opts, scenarios: [...opts.scenarios] }, records }, null, 1));
   };
-  const sized = ["connect", "memory", "broadcast", "fanout", "topics"].some(want);
+  const sized = ["connect", "memory", "broadcast", "fanout", "topics", "prefixes"].some(want);
   for (const n of sized ? opts.ns : [])
     for (let run = 1; run <= opts.runs; run++)
       for (const target of opts.targets) {

@@ -1,26 +1,29 @@
 /**
  * The HTTP surface, in Web-standard Request/Response only: `GET events`, `POST submit`,
- * `GET ping`, health and metrics, CORS on everything. Every client mistake maps to a 4xx
+ * `POST presence`, `GET ping`, health and metrics, CORS on everything. Every client mistake maps to a 4xx
  * with one short line; nothing a client sends can produce a 500.
  */
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import { CLIENT_SOURCE } from "./browser/client-source.ts";
 import type { Config } from "./config.ts";
+import type { DashboardFeed } from "./dashboard/feed.ts";
+import { DASHBOARD_ROUTES, isDashboardPath, mountDashboard } from "./dashboard/routes.ts";
 import { ExpiryWatch } from "./expiry.ts";
 import type { Hub, Subscriber } from "./hub.ts";
 import { redactUrl, type Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
+import type { Grants } from "./prefixes.ts";
+import { parsePresence, parseSubmit, parseSubscribe, PayloadError } from "./protocol.ts";
 import { BodyTooLarge, BodyUnreadable, readBodyText } from "./read-body.ts";
 import { startFromShared, startStream, type StreamStart } from "./resume.ts";
-import { encodeEvent } from "./sse.ts";
+import { encodeEvent, type SseEvent } from "./sse.ts";
 import { StartingSubscriber } from "./starting.ts";
 import { RetryFrames } from "./retry.ts";
 import { eventStreamResponse, SubscriberStream, type EndReason } from "./stream.ts";
 import { TokenError, type OpenedToken } from "./token/branca.ts";
 import { VerifierBusy, type TokenVerifier } from "./token/offload.ts";
-import { TransportUnavailable, type SharedHistory, type Transport } from "./transport/transport.ts";
+import { TransportUnavailable, type Idempotency, type SharedHistory, type Transport } from "./transport/transport.ts";
 
 export interface AppDeps {
   readonly config: Config;
@@ -29,6 +32,8 @@ export interface AppDeps {
   readonly tokens: TokenVerifier;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** The live dashboard's stats feed (src/dashboard/). */
+  readonly dashboard: DashboardFeed;
 }
 
 /**
@@ -59,6 +64,7 @@ const NOTHING = () => {};
 class ServerFull extends Error {}
 
 type RejectStatus = 400 | 401 | 405 | 413 | 503;
+type HeaderRecord = Readonly<Record<string, string>>;
 
 /**
  * The methods each route answers, for the `Allow` header of a 405: HEAD with every GET
@@ -67,11 +73,13 @@ type RejectStatus = 400 | 401 | 405 | 413 | 503;
 const ROUTE_METHODS: ReadonlyMap<string, string> = new Map([
   ["/events", "GET, HEAD, OPTIONS"],
   ["/submit", "POST, OPTIONS"],
+  ["/presence", "POST, OPTIONS"],
   ["/ping", "GET, HEAD, OPTIONS"],
   ["/health/live", "GET, HEAD, OPTIONS"],
   ["/health/ready", "GET, HEAD, OPTIONS"],
   ["/metrics", "GET, HEAD, OPTIONS"],
   ["/client.js", "GET, HEAD, OPTIONS"],
+  ...DASHBOARD_ROUTES, // same-origin: no CORS, so no OPTIONS
 ]);
 
 /** The browser client (src/browser/client.js), importable by any page: cacheable for an hour. */
@@ -82,7 +90,7 @@ const CLIENT_HEADERS = {
 } as const;
 
 export function createApp(deps: AppDeps): Hono {
-  const { config, hub, transport, tokens, logger, metrics } = deps;
+  const { config, hub, transport, tokens, logger, metrics, dashboard } = deps;
   const app = config.basePath ? new Hono().basePath(config.basePath) : new Hono();
   const retry = new RetryFrames(config.retryMinMs, config.retryMaxMs);
   const expiry = config.closeOnExpiry ? new ExpiryWatch() : undefined;
@@ -135,27 +143,38 @@ export function createApp(deps: AppDeps): Hono {
   }
 
   function openEventsFor(c: Context, token: OpenedToken): Response | Promise<Response> {
-    const { topics } = parseSubscribe(token.payload, config);
+    const { topics, prefixes = [] } = parseSubscribe(token.payload, config);
+    if (prefixes.length > 0 && !transport.deliversPrefixes) {
+      throw new PayloadError("prefix grants are not available with REDIS_CLUSTER (sharded pub/sub has no pattern subscribe)");
+    }
+    return openGrantStream(c, { topics, prefixes }, token, STREAM_HEADERS);
+  }
+
+  function openGrantStream(c: Context, grants: Grants, token: OpenedToken, headers: HeaderRecord): Response | Promise<Response> {
     // Hono answers HEAD through this GET route and drops the body unread: open no stream.
-    if (c.req.method === "HEAD") return new Response(null, { headers: STREAM_HEADERS });
+    if (c.req.method === "HEAD") return new Response(null, { headers });
     // A reconnecting EventSource sends the header; it is newer than any id in the URL.
     const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId") || undefined;
     const shared = transport.sharedHistory;
     const expires = token.timestamp + config.tokenTtlSeconds; // the token's last valid second
     // A server that claims streams says so in `env`: its Responses need no body.
     return shared
-      ? openSharedStream(shared, topics, lastEventId, c.env, expires)
-      : openStream(topics, lastEventId, c.env, expires);
+      ? openSharedStream(shared, grants, lastEventId, c.env, expires, headers)
+      : openStream(grants, lastEventId, c.env, expires, headers);
   }
 
   // CORS on every request but `GET events` and `POST submit`: a request that matches one
   // handler only is answered by Hono without compose, and synchronously (a Response, not a
   // Promise of one): 4 µs of server CPU and 0.3 KB per stream less on Bun
   // (bench/stream-variants.ts). Through the middleware, a submission would also cost three
-  // Responses where one does (BENCHMARKS.md, "Submitting"). A POST route must therefore set
-  // the header itself, as `POST submit` does; a POST no route matches gets it from notFound.
+  // Responses where one does (BENCHMARKS.md, "Submitting"). So a POST route takes the
+  // middleware itself (`POST presence`) or sets the header (`POST submit`); a POST no route
+  // matches gets it from notFound.
   const allowAnyOrigin = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86400 });
-  app.on(["PUT", "PATCH", "DELETE", "OPTIONS"], "*", allowAnyOrigin);
+  // The dashboard is same-origin: its routes get no CORS at all.
+  app.on(["PUT", "PATCH", "DELETE", "OPTIONS"], "*", (c, next) =>
+    isDashboardPath(c.req.path, config.basePath) ? next() : allowAnyOrigin(c, next),
+  );
 
   app.get("/ping", allowAnyOrigin, (c) => c.text("pong"));
   // Liveness: the process serves HTTP. Readiness: it can also deliver every event.
@@ -170,20 +189,21 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/client.js", allowAnyOrigin, (c) => c.body(CLIENT_SOURCE, 200, CLIENT_HEADERS));
 
   /** A stream resumed from this process's history: replay and subscription in one synchronous step. */
-  function openStream(topics: readonly string[], lastEventId: string | undefined, env: unknown, expires: number): Response {
-    const start = startStream(hub.history, topics, lastEventId);
+  function openStream(grants: Grants, lastEventId: string | undefined, env: unknown, expires: number, headers: HeaderRecord): Response {
+    const { topics, prefixes } = grants;
+    const start = startStream(hub.history, topics, lastEventId, prefixes);
     let unwatch = NOTHING;
     const stream: SubscriberStream = new SubscriberStream(
       start.opening,
       config.maxBufferedEvents,
-      onStreamEnd(() => stream, topics, () => unwatch()),
+      onStreamEnd(() => stream, grants, () => unwatch()),
     );
     unwatch = endAtExpiry(stream, expires);
     sendRetry(stream);
     // Replay and subscription happen in one synchronous step: no event can fall between.
     stream.replay(start.backlog);
-    hub.subscribe(stream, topics);
-    return streamOpened(stream, start, topics, env);
+    hub.subscribe(stream, topics, prefixes);
+    return streamOpened(stream, start, env, headers);
   }
 
   /**
@@ -193,31 +213,33 @@ export function createApp(deps: AppDeps): Hono {
    */
   async function openSharedStream(
     shared: SharedHistory,
-    topics: readonly string[],
+    grants: Grants,
     lastEventId: string | undefined,
     env: unknown,
     expires: number,
+    headers: HeaderRecord,
   ): Promise<Response> {
+    const { topics, prefixes } = grants;
     const starting = new StartingSubscriber(config.maxBufferedEvents);
-    hub.subscribe(starting, topics);
+    hub.subscribe(starting, topics, prefixes);
     let start: StreamStart;
     let after: number;
     try {
-      const answer = await shared.start(topics, lastEventId);
+      const answer = await shared.start(topics, lastEventId, prefixes);
       if (starting.ended) throw new TransportUnavailable("the stream was ended before it started; retry later");
       start = startFromShared(answer);
       after = answer.after;
     } catch (error) {
-      hub.unsubscribe(starting, topics);
+      hub.unsubscribe(starting, topics, prefixes);
       throw error;
     }
     let unwatch = NOTHING;
-    const stream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => starting, topics, () => unwatch()));
+    const stream = new SubscriberStream(start.opening, config.maxBufferedEvents, onStreamEnd(() => starting, grants, () => unwatch()));
     unwatch = endAtExpiry(stream, expires);
     sendRetry(stream);
     stream.replay(start.backlog);
     starting.attach(stream, after);
-    return streamOpened(stream, start, topics, env);
+    return streamOpened(stream, start, env, headers);
   }
 
   /** A stream's reconnection delay, drawn for it (./retry.ts), right after its opening. */
@@ -241,19 +263,19 @@ export function createApp(deps: AppDeps): Hono {
   }
 
   /** What a stream's end does: leave the hub (as `subscriber`, how the hub knows it), stop watching its expiry, count, log. */
-  function onStreamEnd(subscriber: () => Subscriber, topics: readonly string[], unwatch: () => void): (reason: EndReason) => void {
+  function onStreamEnd(subscriber: () => Subscriber, grants: Grants, unwatch: () => void): (reason: EndReason) => void {
     return (reason: EndReason) => {
-      hub.unsubscribe(subscriber(), topics);
+      hub.unsubscribe(subscriber(), grants.topics, grants.prefixes);
       unwatch();
       if (reason === "slow") {
         metrics.slowConsumers.inc();
-        logger.warn("slow subscriber disconnected", { topics: topics.length });
+        logger.warn("slow subscriber disconnected", { topics: grants.topics.length, prefixes: grants.prefixes.length });
       }
       logger.debug("stream closed", { reason, streams: hub.subscriberCount, topics: hub.topicCount });
     };
   }
 
-  function streamOpened(stream: SubscriberStream, start: StreamStart, topics: readonly string[], env: unknown): Response {
+  function streamOpened(stream: SubscriberStream, start: StreamStart, env: unknown, headers: HeaderRecord): Response {
     hub.bytesWritten += start.backlog.reduce((sum, frame) => sum + frame.length, start.opening.length);
     logger.debug("stream opened", {
       start: start.outcome,
@@ -261,7 +283,7 @@ export function createApp(deps: AppDeps): Hono {
       streams: hub.subscriberCount,
       topics: hub.topicCount,
     });
-    return eventStreamResponse(stream, STREAM_HEADERS, env);
+    return eventStreamResponse(stream, headers, env);
   }
 
   // `POST submit` goes through no CORS middleware either (see the registration above): it
@@ -274,11 +296,7 @@ export function createApp(deps: AppDeps): Hono {
       // A token verified inline is no Promise: awaiting it anyway would cost a turn of the microtask queue.
       const { events, id } = parseSubmit((opened instanceof Promise ? await opened : opened).payload, config);
       const once = id === undefined ? undefined : { id, ttlMs: config.idempotencyTtlSeconds * 1000 };
-      if ((await transport.publish(events, once)) === "replayed") {
-        metrics.submissionReplayed(); // answered as the first time: the client cannot tell, and need not
-      } else {
-        metrics.submissionAccepted(events.length, performance.now() - started);
-      }
+      await publish(events, once, started);
       return new Response("OK", { headers: SUBMITTED_HEADERS });
     } catch (error) {
       c.header(ALLOW_ANY_ORIGIN, "*"); // onError's answer carries it
@@ -286,10 +304,41 @@ export function createApp(deps: AppDeps): Hono {
     }
   });
 
+  /** Hands a validated submission to the transport, and counts it once taken. */
+  function publish(events: readonly SseEvent[], once: Idempotency | undefined, started: number): Promise<void> {
+    return transport.publish(events, once).then((outcome) => {
+      // A replay is answered as the first time: the client cannot tell, and need not.
+      if (outcome === "replayed") metrics.submissionReplayed();
+      else metrics.submissionAccepted(events.length, performance.now() - started);
+    });
+  }
+
+  mountDashboard(app, {
+    config,
+    feed: dashboard,
+    openToken,
+    openTopicStream: (c, topics, token, headers) => {
+      admitStream();
+      return openGrantStream(c, { topics, prefixes: [] }, token, headers);
+    },
+    endAtExpiry: (stream, token) => endAtExpiry(stream, token.timestamp + config.tokenTtlSeconds),
+    publish: (events) => publish(events, undefined, performance.now()),
+  });
+
+  // Who is listening: open streams per topic, over every live instance.
+  app.post("/presence", allowAnyOrigin, async (c) => {
+    const body = await readBodyText(c.req.raw, config.maxBodyBytes);
+    const { topics } = parsePresence((await openToken(body.trim())).payload, config);
+    const counts = await transport.presence(topics);
+    metrics.presenceQueries.inc();
+    return c.json(counts);
+  });
+
   // Reached by every request no route matched: a known path with another method is a 405.
   app.notFound((c) => {
-    c.header(ALLOW_ANY_ORIGIN, "*"); // a GET to no route has met no CORS middleware
     const path = c.req.path;
+    // A GET to no route has met no CORS middleware; the dashboard has none.
+    if (!isDashboardPath(path, config.basePath)) c.header(ALLOW_ANY_ORIGIN, "*");
     const allowed = path.startsWith(config.basePath) ? ROUTE_METHODS.get(path.slice(config.basePath.length)) : undefined;
     if (allowed === undefined) return c.text("not found", 404);
     c.header("Allow", allowed);

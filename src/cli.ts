@@ -1,6 +1,6 @@
 /**
  * The `sse-server` command: serve, and the tools around it (keygen, token, publish,
- * listen, healthcheck). Runs under Bun (also as the compiled binary), Deno and Node.
+ * presence, listen, healthcheck, doctor). Runs under Bun (also as the compiled binary), Deno and Node.
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
@@ -8,6 +8,7 @@ import { createParser } from "eventsource-parser";
 import { SseClient, SseClientError } from "./client.ts";
 import { diagnose, formatFindings, passed } from "./doctor.ts";
 import { bytesToHex } from "./hex.ts";
+import { probeHttpVersion } from "./listen/http-version.ts";
 import { run, type Listen } from "./server.ts";
 import type { SpawnTokenWorker } from "./token/offload.ts";
 
@@ -17,21 +18,27 @@ Commands:
   serve                      run the server (configured by environment variables; see README)
   keygen                     print a new random SSE_SECRET (64 hex characters)
   token --topics a,b         print a subscribe URL for these topics
+        [--prefixes p/,q/]   and for every topic under these prefixes (--topics may then be left out)
         [--ttl SECONDS]      make it expire sooner than the server's SSE_TOKEN_TTL
+  dashboard-url              print the live dashboard's URL with a fresh token
+        [--ttl SECONDS]      its life (default 3600, at most SSE_TOKEN_TTL)
   publish --topic T [--event E] [--data D]
                              submit one event (retries while the server answers 503)
         [--id ID]            name the submission: the same id is delivered once per SSE_IDEMPOTENCY_TTL
+  presence --topics a,b      print the open streams per topic over every live instance, and the
+                             number of instances, as one JSON line
   listen --topics a,b        subscribe and print each event as a JSON line (for debugging)
+        [--prefixes p/,q/]   also every topic under these prefixes
   healthcheck                exit 0 if the server answers /health/live (for containers)
   doctor --url URL           check the path to the server (proxy, CDN) for event streams:
                              buffering, compression, heartbeats, idle cuts, resume; exit 1 on a problem
         [--idle SECONDS]     how long to watch an idle stream (default 20)
         [--json]             print the findings as JSON
 
-Options for token, publish, listen, healthcheck, doctor:
+Options for token, dashboard-url, publish, presence, listen, healthcheck, doctor:
   --url URL                  the server, base path included
                              (default: $SSE_URL, else http://127.0.0.1:$PORT$BASE_PATH)
-  token, publish and doctor read the key from $SSE_SECRET.
+  token, dashboard-url, publish, presence and doctor read the key from $SSE_SECRET.
 
 Exit codes: 0 success, 1 failure (message on stderr), 2 bad usage.`;
 
@@ -39,6 +46,7 @@ class UsageError extends Error {}
 
 const OPTIONS = {
   topics: { type: "string" },
+  prefixes: { type: "string" },
   topic: { type: "string" },
   event: { type: "string", default: "" },
   data: { type: "string", default: "" },
@@ -81,8 +89,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "token":
         process.stdout.write(subscribeUrl(options) + "\n");
         return 0;
+      case "dashboard-url":
+        process.stdout.write(client(options).dashboardUrl({ timestamp: backdatedFor(options.ttl, DASHBOARD_TTL_SECONDS) }) + "\n");
+        return 0;
       case "publish":
         process.stdout.write(`${await publish(options)}\n`);
+        return 0;
+      case "presence":
+        process.stdout.write(`${await presence(options)}\n`);
         return 0;
       case "listen":
         return await listen(options);
@@ -118,24 +132,44 @@ function client(options: Options): SseClient {
   return new SseClient({ url: serverUrl(options), secret });
 }
 
+const list = (value: string | undefined) => (value ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+
 function topicsOf(options: Options): string[] {
-  const topics = (options.topics ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+  const topics = list(options.topics);
   if (topics.length === 0) throw new UsageError("--topics needs at least one topic (comma-separated)");
   return topics;
 }
 
-/** Branca has no expiry field: a shorter life is a timestamp set back from the server's TTL. */
-function subscribeUrl(options: Options): string {
-  let timestamp: number | undefined;
-  if (options.ttl !== undefined) {
-    const ttl = Number(options.ttl);
-    const serverTtl = Number(process.env.SSE_TOKEN_TTL || 86400);
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > serverTtl) {
-      throw new UsageError(`--ttl must be a whole number of seconds from 1 to ${serverTtl} (SSE_TOKEN_TTL)`);
-    }
-    timestamp = Math.floor(Date.now() / 1000) - (serverTtl - ttl);
+function grantsOf(options: Options): { topics: string[]; prefixes: string[] } {
+  const topics = list(options.topics);
+  const prefixes = list(options.prefixes);
+  if (topics.length + prefixes.length === 0) {
+    throw new UsageError("--topics needs at least one topic (comma-separated), unless --prefixes names a prefix");
   }
-  return client(options).subscribeUrl(topicsOf(options), { timestamp });
+  return { topics, prefixes };
+}
+
+function subscribeUrl(options: Options): string {
+  const { topics, prefixes } = grantsOf(options);
+  return client(options).subscribeUrl(topics, { timestamp: backdatedFor(options.ttl), prefixes });
+}
+
+/** A dashboard link's default life: an hour (or SSE_TOKEN_TTL, if shorter). */
+const DASHBOARD_TTL_SECONDS = 3600;
+
+/**
+ * Branca has no expiry field: a token lives `ttl` seconds when its timestamp is set back
+ * by the rest of the server's SSE_TOKEN_TTL (read from the environment, default 86400).
+ * `--ttl` over that TTL is a usage error; without it, `defaultTtl` (capped at that TTL),
+ * else the full TTL (undefined: a timestamp of now).
+ */
+function backdatedFor(ttlOption: string | undefined, defaultTtl?: number): number | undefined {
+  const serverTtl = Number(process.env.SSE_TOKEN_TTL || 86400);
+  const ttl = ttlOption === undefined ? Math.min(defaultTtl ?? serverTtl, serverTtl) : Number(ttlOption);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > serverTtl) {
+    throw new UsageError(`--ttl must be a whole number of seconds from 1 to ${serverTtl} (SSE_TOKEN_TTL)`);
+  }
+  return ttl === serverTtl ? undefined : Math.floor(Date.now() / 1000) - (serverTtl - ttl);
 }
 
 /** Returns the line that says it worked. */
@@ -150,12 +184,23 @@ async function publish(options: Options): Promise<string> {
   }
 }
 
+/** The server's answer as one JSON line: `{"topics":{"a":2,"b":0},"instances":3}`. */
+async function presence(options: Options): Promise<string> {
+  try {
+    return JSON.stringify(await client(options).presence(topicsOf(options)));
+  } catch (error) {
+    if (error instanceof SseClientError) throw new Error(error.message);
+    throw error;
+  }
+}
+
 /** Prints each event as a JSON line until the stream ends (exit 1) or the process is stopped. */
 async function listen(options: Options): Promise<number> {
   const url = subscribeUrl(options);
   const res = await fetch(url);
   if (!res.ok || !res.body) throw new Error(`events answered ${res.status}: ${(await res.text()).trim()}`);
-  process.stderr.write(`listening to ${topicsOf(options).join(", ")}; stop with Ctrl-C\n`);
+  const { topics, prefixes } = grantsOf(options);
+  process.stderr.write(`listening to ${[...topics, ...prefixes.map((p) => `${p}*`)].join(", ")}; stop with Ctrl-C\n`);
   const print = (event: string, data: string, id?: string) =>
     process.stdout.write(JSON.stringify({ event, data, ...(id ? { id } : {}) }) + "\n");
   const parser = createParser({ onEvent: (m) => print(m.event ?? "message", m.data, m.id) });
@@ -187,7 +232,8 @@ async function doctor(options: Options): Promise<number> {
   if (!Number.isFinite(idleSeconds) || idleSeconds < 0 || idleSeconds > 3600) {
     throw new UsageError("--idle must be a number of seconds from 0 to 3600");
   }
-  const findings = await diagnose({ client: client(options), idleSeconds });
+  const url = new URL(serverUrl(options));
+  const findings = await diagnose({ client: client(options), idleSeconds, httpVersion: () => probeHttpVersion(url) });
   const ok = passed(findings);
   process.stdout.write((options.json ? JSON.stringify({ url: serverUrl(options), ok, findings }) : formatFindings(findings)) + "\n");
   return ok ? 0 : 1;

@@ -9,10 +9,14 @@
  *   const sse = new SseClient({ url: "http://sse.internal:8000", secret: process.env.SSE_SECRET! });
  *   return Response.redirect(sse.subscribeUrl([`user:${id}`]), 307);
  *   await sse.publish({ topic: `user:${id}`, event: "update", data: "" });
+ *   const { topics } = await sse.presence([`user:${id}`]); // open streams, every instance
  */
 import { encode } from "@msgpack/msgpack";
 import { hexToBytes } from "./hex.ts";
 import { createBranca, type Branca } from "./token/branca.ts";
+import type { PresenceCounts } from "./presence.ts";
+
+export type { PresenceCounts };
 
 export interface ClientEvent {
   readonly topic: string;
@@ -42,7 +46,7 @@ export interface PublishOptions {
   readonly id?: string;
 }
 
-/** The server refused a submission; `status` is its HTTP status (0: no answer). */
+/** The server refused a request; `status` is its HTTP status (0: no answer). */
 export class SseClientError extends Error {
   override name = "SseClientError";
   constructor(readonly status: number, message: string) {
@@ -65,15 +69,29 @@ export class SseClient {
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
-  /** A token for `GET events`. `timestamp` (unix seconds) backdates it, e.g. to shorten its life. */
-  subscribeToken(topics: readonly string[], timestamp?: number): string {
-    return this.#branca.encode(encode({ topics }), { timestamp });
+  /**
+   * A token for `GET events`. `timestamp` (unix seconds) backdates it, e.g. to shorten its
+   * life; `prefixes` also grants every topic that starts with one of them.
+   */
+  subscribeToken(topics: readonly string[], timestamp?: number, prefixes: readonly string[] = []): string {
+    return this.#branca.encode(encode(prefixes.length > 0 ? { topics, prefixes } : { topics }), { timestamp });
   }
 
   /** The URL a browser's EventSource should open (or be redirected to with a 307). */
-  subscribeUrl(topics: readonly string[], options: { lastEventId?: string; timestamp?: number } = {}): string {
-    const url = `${this.#base}/events?token=${this.subscribeToken(topics, options.timestamp)}`;
+  subscribeUrl(
+    topics: readonly string[],
+    options: { lastEventId?: string; timestamp?: number; prefixes?: readonly string[] } = {},
+  ): string {
+    const url = `${this.#base}/events?token=${this.subscribeToken(topics, options.timestamp, options.prefixes)}`;
     return options.lastEventId ? `${url}&lastEventId=${encodeURIComponent(options.lastEventId)}` : url;
+  }
+
+  /**
+   * The URL of the live dashboard (`GET dashboard`), with a `{dashboard: true}` token.
+   * `timestamp` (unix seconds) backdates it, e.g. to shorten its life.
+   */
+  dashboardUrl(options: { timestamp?: number } = {}): string {
+    return `${this.#base}/dashboard?token=${this.#branca.encode(encode({ dashboard: true }), options)}`;
   }
 
   /** A token for `POST submit`; with `id`, a retry under the same id within SSE_IDEMPOTENCY_TTL is not delivered again. */
@@ -90,19 +108,36 @@ export class SseClient {
    */
   async publish(events: ClientEvent | readonly ClientEvent[], options: PublishOptions = {}): Promise<void> {
     const id = options.id ?? crypto.randomUUID();
-    const body = this.submitToken(Array.isArray(events) ? events : [events as ClientEvent], id);
+    await this.#post("submit", this.submitToken(Array.isArray(events) ? events : [events as ClientEvent], id));
+  }
+
+  /** A token for `POST presence`. */
+  presenceToken(topics: readonly string[]): string {
+    return this.#branca.encode(encode({ presence: topics }));
+  }
+
+  /**
+   * How many streams are open on each topic, over every live instance, and how many
+   * instances are live. Retries as `publish` does; throws SseClientError on any other answer.
+   */
+  async presence(topics: readonly string[]): Promise<PresenceCounts> {
+    return JSON.parse(await this.#post("presence", this.presenceToken(topics))) as PresenceCounts;
+  }
+
+  /** POSTs `body` to `route`, retrying on 503 and network errors; the answer's text on success. */
+  async #post(route: string, body: string): Promise<string> {
     let last = new SseClientError(0, "not attempted");
     for (let attempt = 1; attempt <= this.#attempts; attempt++) {
       if (attempt > 1) await sleep(this.#retryDelayMs * 2 ** (attempt - 2));
       try {
-        const res = await this.#fetch(`${this.#base}/submit`, { method: "POST", body });
+        const res = await this.#fetch(`${this.#base}/${route}`, { method: "POST", body });
         const text = (await res.text()).trim();
-        if (res.ok) return;
-        last = new SseClientError(res.status, `submit answered ${res.status}: ${text}`);
+        if (res.ok) return text;
+        last = new SseClientError(res.status, `${route} answered ${res.status}: ${text}`);
         if (res.status !== 503) throw last;
       } catch (error) {
         if (error instanceof SseClientError && error.status !== 503) throw error;
-        if (!(error instanceof SseClientError)) last = new SseClientError(0, `submit failed: ${String(error)}`);
+        if (!(error instanceof SseClientError)) last = new SseClientError(0, `${route} failed: ${String(error)}`);
       }
     }
     throw last;

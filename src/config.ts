@@ -39,6 +39,8 @@ export interface Config {
   readonly redisCluster: boolean;
   /** Prepended to each topic to name its Redis channel, so deployments can share a Redis. */
   readonly redisChannelPrefix: string;
+  /** Publish changes of topics' stream counts to PRESENCE_TOPIC (src/presence-events.ts). */
+  readonly presenceEvents: boolean;
   /** Deno only: which HTTP server it serves with (see DENO_SERVERS). */
   readonly denoServer: DenoServer;
 }
@@ -104,6 +106,7 @@ const schema = z.object({
   SSE_HISTORY_TTL: int(1, 7 * 86400, 300),
   SSE_HISTORY_MAX_BYTES: int(1024, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
   SSE_IDEMPOTENCY_TTL: int(1, 7 * 86400, 300),
+  SSE_PRESENCE_EVENTS: flag(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   // `http1` (an own HTTP/1.1 server) was removed: naming it fails, so no one believes they
   // run a server that is gone.
@@ -156,6 +159,7 @@ export function loadConfig(env: Env): Config {
     historyTtlSeconds: v.SSE_HISTORY_TTL,
     historyMaxBytes: v.SSE_HISTORY_MAX_BYTES,
     idempotencyTtlSeconds: v.SSE_IDEMPOTENCY_TTL,
+    presenceEvents: v.SSE_PRESENCE_EVENTS,
     logLevel: v.LOG_LEVEL,
     redisUrl: v.REDIS_URL,
     redisCluster: v.REDIS_CLUSTER,

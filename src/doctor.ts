@@ -25,6 +25,19 @@ export interface DoctorOptions {
   readonly idleSeconds: number;
   /** Longest wait for the first byte or a published event (ms). */
   readonly waitMs?: number;
+  /**
+   * Which HTTP version a browser gets from the URL; it takes a raw socket, which the
+   * runtime's adapter (listen/http-version.ts) provides. Without it the check says so.
+   */
+  readonly httpVersion?: () => Promise<HttpVersionSeen>;
+}
+
+export interface HttpVersionSeen {
+  /** "HTTP/2", "HTTP/1.1", "HTTP/1.0". */
+  readonly version: string;
+  /** How it was seen: "TLS ALPN" or "status line". */
+  readonly by: string;
+  readonly tls: boolean;
 }
 
 /** An event arriving later than this after its publish is held back somewhere. */
@@ -134,7 +147,7 @@ export async function diagnose(options: DoctorOptions): Promise<Finding[]> {
   }
   const stream = new WatchedStream(response);
   try {
-    findings.push(...checkHeaders(response.headers));
+    findings.push(...checkHeaders(response.headers), await checkHttpVersion(options.httpVersion));
     await stream.waitFor(() => true, waitMs);
     findings.push(
       stream.firstByteAt === undefined
@@ -178,9 +191,28 @@ function checkHeaders(headers: Headers): Finding[] {
     length === null
       ? { check: "framing", verdict: "ok", detail: `no Content-Length${headers.get("transfer-encoding") ? ` (Transfer-Encoding: ${headers.get("transfer-encoding")})` : ""}` }
       : { check: "framing", verdict: "fail", detail: `Content-Length: ${length}: the stream was collected whole`, fix: FIX_BUFFERING },
-    // fetch does not tell which protocol carried the answer; say so rather than guess.
-    { check: "HTTP version", verdict: "ok", detail: "not observable through fetch (under HTTP/1.1 a browser opens at most 6 streams per host; HTTP/2 lifts that)" },
   ];
+}
+
+const FIX_HTTP2 =
+  "enable HTTP/2 on the TLS listener (nginx `listen 443 ssl http2;`; Caddy does by default): under HTTP/1.1 a browser holds at most 6 streams per host across all its tabs";
+
+/** HTTP/2 lets a browser hold any number of streams to one host; HTTP/1.1, six. */
+async function checkHttpVersion(probe: DoctorOptions["httpVersion"]): Promise<Finding> {
+  const check = "HTTP version";
+  // fetch does not tell which protocol carried the answer; say so rather than guess.
+  if (!probe) return { check, verdict: "ok", detail: "not observable here (under HTTP/1.1 a browser opens at most 6 streams per host; HTTP/2 lifts that)" };
+  let seen: HttpVersionSeen;
+  try {
+    seen = await probe();
+  } catch (error) {
+    return { check, verdict: "warn", detail: `could not tell: ${(error as Error).message}` };
+  }
+  const detail = `${seen.version} (${seen.by})`;
+  if (seen.version === "HTTP/2" || seen.version === "HTTP/3") return { check, verdict: "ok", detail: `${detail}: streams share one connection, no per-host limit` };
+  if (seen.version === "HTTP/1.0") return { check, verdict: "warn", detail: `${detail}: no keep-alive, no chunked streams`, fix: FIX_HTTP2 };
+  if (seen.tls) return { check, verdict: "warn", detail: `${detail}: the TLS listener does not offer HTTP/2`, fix: FIX_HTTP2 };
+  return { check, verdict: "ok", detail: `${detail}: plain http, where browsers speak HTTP/1.1 only (at most 6 streams per host; over HTTPS, HTTP/2 lifts that)` };
 }
 
 /** Publishes one event through the URL and times its arrival on the stream. */

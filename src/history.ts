@@ -15,6 +15,7 @@
  * there is a gap, and says so to the client.
  */
 import { formatId, randomEpoch } from "./position.ts";
+import { prefixIndexOf, type PrefixIndex } from "./prefixes.ts";
 import { encodeEvent } from "./sse.ts";
 
 export interface HistoryLimits {
@@ -38,7 +39,7 @@ export type ResumeResult =
   | { readonly ok: false; readonly reason: GapReason };
 
 /** Why a resume cannot be served; sent to the client as the data of the `reset` event. */
-export type GapReason = "history-off" | "unknown-id" | "evicted";
+export type GapReason = "history-off" | "unknown-id" | "evicted" | "no-prefix-replay";
 
 /** Per-entry bookkeeping beyond the frame's bytes, for the memory bound. */
 const ENTRY_OVERHEAD = 192; // measured: 150-200 bytes of heap per kept event beyond its frame (bench/history-cost.ts)
@@ -127,13 +128,15 @@ export class History {
   }
 
   /**
-   * What a client that last saw `lastId` has missed in `topics`, in order; or why that
-   * cannot be told. An id from the future or another epoch is unknown.
+   * What a client that last saw `lastId` has missed in `topics` (and, with `prefixes`, in
+   * every topic under one of them), in order; or why that cannot be told. An id from the
+   * future or another epoch is unknown.
    */
-  resume(topics: readonly string[], lastId: string): ResumeResult {
+  resume(topics: readonly string[], lastId: string, prefixes: readonly string[] = []): ResumeResult {
     const seq = this.#parse(lastId);
     if (seq === undefined) return { ok: false, reason: "unknown-id" };
     this.#sweep(this.#clock());
+    if (prefixes.length > 0) return this.#resumePrefixes(new Set(topics), prefixIndexOf(prefixes), seq);
     const missed: Entry[] = [];
     for (const topic of topics) {
       if (this.#covered && !this.#covered.has(topic)) return { ok: false, reason: "evicted" };
@@ -143,6 +146,27 @@ export class History {
     }
     // Each topic's run is in order; several topics interleave by position.
     if (topics.length > 1) missed.sort((a, b) => a.seq - b.seq);
+    return { ok: true, entries: missed };
+  }
+
+  /**
+   * A prefix grant names no list of topics, so the kept events after `seq`, of every
+   * topic, are read in order and those granted are taken: the cost is the number of
+   * events kept since the client's id, whatever the number of topics. A topic that lost
+   * an event after `seq` to its count bound kept newer ones, still here (else the age or
+   * byte floor, checked first, is past `seq`): reading those finds the gap.
+   */
+  #resumePrefixes(topics: ReadonlySet<string>, prefixes: PrefixIndex<true>, seq: number): ResumeResult {
+    // Coverage is tracked per topic only (prefix grants are not served in a Redis Cluster).
+    if (this.#covered) return { ok: false, reason: "evicted" };
+    if (this.#floor > seq) return { ok: false, reason: "evicted" };
+    const missed: Entry[] = [];
+    for (let i = this.#all.firstAfter(seq); i < this.#all.length; i++) {
+      const entry = this.#all.at(i);
+      if (entry.evicted || !(topics.has(entry.topic) || prefixes.matchesAny(entry.topic))) continue;
+      if (this.#topics.get(entry.topic)!.evictedUpTo > seq) return { ok: false, reason: "evicted" };
+      missed.push(entry);
+    }
     return { ok: true, entries: missed };
   }
 
@@ -205,14 +229,7 @@ class TopicLog {
 
   /** Appends the entries after `seq` to `out`, by binary search on the ordered log. */
   collectAfter(seq: number, out: Entry[]): void {
-    let lo = 0;
-    let hi = this.entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.entries.at(mid).seq <= seq) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < this.entries.length; i++) out.push(this.entries.at(i));
+    for (let i = this.entries.firstAfter(seq); i < this.entries.length; i++) out.push(this.entries.at(i));
   }
 }
 
@@ -246,6 +263,18 @@ class Deque<T> {
       this.#head = 0;
     }
     return item;
+  }
+
+  /** The index of the first item whose seq is above `seq` (items in seq order), by binary search. */
+  firstAfter(this: Deque<Entry>, seq: number): number {
+    let lo = 0;
+    let hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.at(mid).seq <= seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   retain(keep: (item: T) => boolean): void {

@@ -14,9 +14,20 @@ export interface TokenVerifierCounts {
   readonly refusedBusy: number;
 }
 
+export interface CounterTotals {
+  readonly submissions: number;
+  readonly eventsSubmitted: number;
+  readonly slowConsumers: number;
+  readonly tokenRejections: Readonly<Record<string, number>>;
+}
+
+const total = async (counter: Counter): Promise<number> =>
+  (await counter.get()).values.reduce((sum, { value }) => sum + value, 0);
+
 export class Metrics {
   readonly registry = new Registry();
   readonly slowConsumers: Counter;
+  readonly presenceQueries: Counter;
   readonly tokenRejections: Counter<"reason">;
   readonly requestsRejected: Counter<"status">;
   readonly submitSeconds: Histogram;
@@ -31,6 +42,11 @@ export class Metrics {
     this.slowConsumers = new Counter({
       name: "sse_slow_consumers_disconnected_total",
       help: "Streams cut because their backlog passed SSE_MAX_BUFFERED_EVENTS.",
+      registers,
+    });
+    this.presenceQueries = new Counter({
+      name: "sse_presence_queries_total",
+      help: "Presence queries answered (POST presence).",
       registers,
     });
     this.tokenRejections = new Counter({
@@ -81,6 +97,7 @@ export class Metrics {
     readCounter("sse_bytes_written_total", "Bytes handed to subscriber streams (events, heartbeats, openings).", () => hub.bytesWritten);
     readGauge("sse_open_streams", "Open subscriber streams.", () => hub.subscriberCount);
     readGauge("sse_subscribed_topics", "Topics with at least one local subscriber.", () => hub.topicCount);
+    readGauge("sse_subscribed_prefixes", "Prefixes (of prefix grants) with at least one local subscriber.", () => hub.prefixCount);
     readGauge("sse_history_events", "Events kept for resuming streams.", () => hub.history?.size ?? 0);
     readGauge("sse_history_bytes", "Approximate bytes kept for resuming streams.", () => hub.history?.bytes ?? 0);
     if (tokens) {
@@ -104,6 +121,14 @@ export class Metrics {
   /** A submission was answered 200 without delivery: its id was taken. */
   submissionReplayed(): void {
     this.#submissionsReplayed++;
+  }
+
+  /** The counters the dashboard shows, as totals since start (token rejections by reason). */
+  async counts(): Promise<CounterTotals> {
+    const [slowConsumers, rejections] = await Promise.all([total(this.slowConsumers), this.tokenRejections.get()]);
+    const tokenRejections: Record<string, number> = {};
+    for (const { labels, value } of rejections.values) tokenRejections[String(labels.reason)] = value;
+    return { submissions: this.#submissions, eventsSubmitted: this.#eventsSubmitted, slowConsumers, tokenRejections };
   }
 
   rejectToken(reason: TokenRejection): void {

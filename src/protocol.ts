@@ -6,6 +6,7 @@
  */
 import { Decoder } from "@msgpack/msgpack";
 import { z } from "zod";
+import { normalizeGrants } from "./prefixes.ts";
 import type { SseEvent } from "./sse.ts";
 
 export interface Limits {
@@ -15,7 +16,17 @@ export interface Limits {
 }
 
 export interface SubscribeRequest {
-  /** Distinct topics, in the order first named. */
+  /** Distinct topics, in the order first named (none under one of `prefixes`). */
+  readonly topics: readonly string[];
+  /**
+   * Prefix grants: every topic that starts with one of them. Distinct, non-empty, none
+   * under another; absent when the payload names none (a topics-only token).
+   */
+  readonly prefixes?: readonly string[];
+}
+
+export interface PresenceRequest {
+  /** Distinct topics, in the order first named; at least one. */
   readonly topics: readonly string[];
 }
 
@@ -58,7 +69,12 @@ function struct<T extends z.ZodRawShape>(shape: T) {
 }
 
 /** The zod schemas define what is valid and word every rejection. */
-export const subscribeSchema = struct({ topics: z.array(singleLine) });
+/** `prefixes`: absent or nil (rmp_serde's `None`) means none; "" would grant every topic, so it is refused. */
+const prefixesSchema = z
+  .array(singleLine.refine((s) => s.length > 0, "a prefix must not be empty"))
+  .nullish()
+  .transform((prefixes) => prefixes ?? []);
+export const subscribeSchema = struct({ topics: z.array(singleLine), prefixes: prefixesSchema });
 const eventSchema = struct({ topic: singleLine, event: singleLine, data: text });
 /** Absent or nil (rmp_serde writes a `None` as nil in the positional form) means none. */
 const idSchema = text
@@ -66,30 +82,88 @@ const idSchema = text
   .nullish()
   .transform((id) => id ?? undefined);
 export const submitSchema = struct({ events: z.array(eventSchema), id: idSchema });
+/**
+ * `{presence: [topics]}`; positionally `[[topics]]`, the same bytes as a positional
+ * subscribe token (README "Who is listening").
+ */
+export const presenceSchema = struct({ presence: z.array(singleLine).min(1, "must name at least one topic") });
 
 export function parseSubscribe(payload: Uint8Array, limits: Limits): SubscribeRequest {
-  const topics = readTopics(payload) ?? validate(subscribeSchema, decodePayload(payload)).topics;
+  const read = readTopics(payload);
+  const { topics, prefixes } = read ? { topics: read, prefixes: [] } : validate(subscribeSchema, decodePayload(payload));
+  const distinct = [...new Set(topics)];
+  if (prefixes.length === 0) return { topics: distinctTopics(distinct, limits) };
+  // Topics and prefixes share the limit: each is one entry in the hub.
+  const grants = distinct.length + new Set(prefixes).size;
+  if (grants > limits.maxTopicsPerToken) {
+    throw new PayloadError(`too many topics and prefixes: ${grants} > ${limits.maxTopicsPerToken}`);
+  }
+  return normalizeGrants(distinct, prefixes);
+}
+
+/** Not on a hot path: decoded and validated by the schema alone. */
+export function parsePresence(payload: Uint8Array, limits: Limits): PresenceRequest {
+  return { topics: distinctTopics(validate(presenceSchema, decodePayload(payload)).presence, limits) };
+}
+
+/** Duplicates dropped (first mention kept), then held to SSE_MAX_TOPICS. */
+function distinctTopics(topics: readonly string[], limits: Limits): string[] {
   const distinct = [...new Set(topics)];
   if (distinct.length > limits.maxTopicsPerToken) {
     throw new PayloadError(`too many topics: ${distinct.length} > ${limits.maxTopicsPerToken}`);
   }
-  return { topics: distinct };
+  return distinct;
 }
 
 export function parseSubmit(payload: Uint8Array, limits: Limits): SubmitRequest {
   const read = readEvents(payload);
   const { events, id } = read ?? validate(submitSchema, decodePayload(payload));
+  checkEventLimits(events, read?.sizes, limits);
+  return id === undefined ? { events } : { events, id };
+}
+
+/** The dashboard's token: `{dashboard: true}`, or rmp_serde's `[true]`; unknown keys ignored. */
+export const dashboardSchema = struct({
+  dashboard: z.literal(true, { error: "expected true (a dashboard token)" }),
+});
+
+/** Checks that an authentic token is a dashboard token (else PayloadError, a 400). */
+export function parseDashboard(payload: Uint8Array): void {
+  validate(dashboardSchema, decodePayload(payload));
+}
+
+/** A JSON string that UTF-8 can carry (no lone surrogate), as `text` is for msgpack. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const jsonText = z.string().refine((s) => !LONE_SURROGATE.test(s), "string is not valid Unicode (lone surrogate)");
+const jsonLine = jsonText.refine((s) => !/[\r\n]/.test(s), "must not contain CR or LF");
+/** The dashboard's test event: a JSON object of topic, event (optional, default "") and data (optional). */
+export const testEventSchema = z.object({ topic: jsonLine, event: jsonLine.default(""), data: jsonText.default("") });
+
+/** The dashboard's publish form (a JSON body), under the same rules and limits as a submitted event. */
+export function parseTestEvent(body: string, limits: Limits): SseEvent {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new PayloadError("body is not valid JSON");
+  }
+  const { topic, event, data } = validate(testEventSchema, value);
+  const events = [{ topic, event, data }];
+  checkEventLimits(events, undefined, limits);
+  return events[0]!;
+}
+
+/** The count and per-event size limits; `sizes` in UTF-8 bytes when already known, else measured. */
+function checkEventLimits(events: readonly SseEvent[], sizes: readonly number[] | undefined, limits: Limits): void {
   if (events.length > limits.maxEventsPerSubmit) {
     throw new PayloadError(`too many events: ${events.length} > ${limits.maxEventsPerSubmit}`);
   }
   // The hand reader has each event's UTF-8 size from the msgpack headers; others are measured.
-  const sizes = read?.sizes ?? events.map((e) => byteLength(e.topic) + byteLength(e.event) + byteLength(e.data));
-  sizes.forEach((size, i) => {
+  (sizes ?? events.map((e) => byteLength(e.topic) + byteLength(e.event) + byteLength(e.data))).forEach((size, i) => {
     if (size > limits.maxEventBytes) {
       throw new PayloadError(`event ${i} is ${size} bytes, over the limit of ${limits.maxEventBytes}`);
     }
   });
-  return id === undefined ? { events } : { events, id };
 }
 
 function validate<T>(schema: z.ZodType<T>, value: unknown): T {

@@ -22,12 +22,13 @@ export function startStream(
   history: History | undefined,
   topics: readonly string[],
   lastEventId: string | undefined,
+  prefixes: readonly string[] = [],
 ): StreamStart {
   if (lastEventId === undefined) {
     // Numbering the start lets a stream that drops before any event still resume.
     return { opening: history ? encodeOpenFrame(history.currentId) : OPEN_FRAME, backlog: [], outcome: "fresh" };
   }
-  const result = history ? history.resume(topics, lastEventId) : ({ ok: false, reason: "history-off" } as const);
+  const result = history ? history.resume(topics, lastEventId, prefixes) : ({ ok: false, reason: "history-off" } as const);
   if (result.ok) {
     return { opening: OPEN_FRAME, backlog: result.entries.map((e) => e.frame), outcome: "resumed" };
   }

@@ -4,11 +4,13 @@
  */
 import process from "node:process";
 import { createApp } from "./app.ts";
+import { DashboardFeed } from "./dashboard/feed.ts";
 import { ConfigError, describeConfig, loadConfig, type Config, type Env } from "./config.ts";
 import { History } from "./history.ts";
 import { Hub } from "./hub.ts";
 import { Metrics } from "./metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { PresenceEvents } from "./presence-events.ts";
 import { createBranca } from "./token/branca.ts";
 import { TokenVerifier, type SpawnTokenWorker } from "./token/offload.ts";
 import { checkTokenCrypto, SelfTestError } from "./token/self-test.ts";
@@ -73,10 +75,18 @@ export async function createSseServer(config: Config, logger: Logger, options: S
       endAllStreams: () => hub.endAll(),
       coverageGained: (topic) => history?.coverageGained(topic),
       coverageLost: (topic) => history?.coverageLost(topic),
+      audienceSize: (topic) => hub.audienceSize(topic),
+      grantSize: (grant, prefix) => hub.grantSize(grant, prefix),
+      grants: () => hub.grants(),
     },
     logger,
   );
   hub.watchInterest(transport);
+  const presenceEvents = config.presenceEvents ? new PresenceEvents(transport, logger) : undefined;
+  hub.watchAudiences((topics, prefixes) => {
+    transport.audiencesChanged(topics, prefixes);
+    presenceEvents?.changed(topics);
+  });
   const tokens = new TokenVerifier({
     branca: createBranca(config.secret),
     secret: config.secret,
@@ -92,7 +102,8 @@ export async function createSseServer(config: Config, logger: Logger, options: S
     throw error;
   }
   const metrics = new Metrics(hub, tokens);
-  const app = createApp({ config, hub, transport, tokens, logger, metrics });
+  const dashboard = new DashboardFeed({ hub, metrics, transport, clustered: config.redisUrl !== undefined });
+  const app = createApp({ config, hub, transport, tokens, logger, metrics, dashboard });
   // One timer for all streams, not one per stream.
   const heartbeat = setInterval(() => {
     hub.heartbeat();
@@ -106,7 +117,9 @@ export async function createSseServer(config: Config, logger: Logger, options: S
     fetch: app.fetch,
     async close(drainMs = 0) {
       clearInterval(heartbeat);
+      presenceEvents?.close();
       tokens.close();
+      dashboard.close();
       await hub.drain(drainMs);
       await transport.close();
     },

@@ -5,18 +5,21 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
+import { DashboardFeed } from "../src/dashboard/feed.ts";
 import { Hub } from "../src/hub.ts";
 import { createLogger } from "../src/log.ts";
 import { Metrics } from "../src/metrics.ts";
 import { createSseServer } from "../src/server.ts";
 import { createBranca } from "../src/token/branca.ts";
 import { TokenVerifier } from "../src/token/offload.ts";
+import { MemoryTransport } from "../src/transport/memory.ts";
 import { TransportUnavailable, type Transport } from "../src/transport/transport.ts";
 import { spawnWebWorker } from "../src/listen/web-worker.ts";
 import { encode } from "@msgpack/msgpack";
 import type { SpawnTokenWorker, TokenWorkerEvents, VerifyJob, VerifyReply, WorkerStatus } from "../src/token/offload.ts";
 import { SelfTestError } from "../src/token/self-test.ts";
-import { randomBase62, SECRET_HEX, submitToken, subscribeToken } from "./helpers/tokens.ts";
+import { noSink } from "./helpers/sink.ts";
+import { presenceToken, randomBase62, SECRET_HEX, submitToken, subscribeToken } from "./helpers/tokens.ts";
 
 const server = await createSseServer(
   loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent" }),
@@ -68,26 +71,32 @@ describe("app, POST submit", () => {
     for (const answer of [forged, badPayload, tooLarge]) expect(corsOf(answer)).toBe("*");
   });
 
+  test("POST presence, the other POST route, keeps the CORS header (from the middleware)", async () => {
+    const answer = await server.fetch(new Request("http://127.0.0.1/presence", { method: "POST", body: presenceToken(["cors"]) }));
+    expect(answer.status).toBe(200);
+    expect(corsOf(answer)).toBe("*");
+    const refused = await server.fetch(new Request("http://127.0.0.1/presence", { method: "POST", body: "not-a-token" }));
+    expect([refused.status, corsOf(refused)]).toEqual([401, "*"]);
+  });
+
   test("a transport that cannot take it: 503 with Retry-After and the CORS header, nothing counted", async () => {
     const config = loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent" });
     const hub = new Hub();
-    const down: Transport = {
+    const down: Transport = Object.assign(new MemoryTransport(noSink), {
       ready: false,
-      sharedHistory: undefined,
       publish: () => Promise.reject(new TransportUnavailable("event broker (Redis) is unavailable; retry later")),
-      topicOpened: () => {},
-      topicClosed: () => {},
-      close: () => Promise.resolve(),
-    };
+    });
     const tokens = new TokenVerifier({ branca: createBranca(config.secret), secret: config.secret, ttlSeconds: config.tokenTtlSeconds });
     const metrics = new Metrics(hub, tokens);
-    const app = createApp({ config, hub, transport: down, tokens, logger: createLogger("silent", () => {}), metrics });
+    const dashboard = new DashboardFeed({ hub, metrics, transport: down, clustered: false });
+    const app = createApp({ config, hub, transport: down, tokens, logger: createLogger("silent", () => {}), metrics, dashboard });
     const token = submitToken([{ topic: "down", event: "e", data: "d" }]);
     const answer = await app.fetch(new Request("http://127.0.0.1/submit", { method: "POST", body: token }));
     expect(answer.status).toBe(503);
     expect(answer.headers.get("retry-after")).toBe("2");
     expect(corsOf(answer)).toBe("*");
     expect(await metrics.render()).toMatch(/^sse_submissions_total 0$/m);
+    dashboard.close();
   });
 });
 

@@ -12,7 +12,8 @@ import {
 } from "./helpers/server.ts";
 import { spawnProcess, waitForOutput } from "./helpers/process.ts";
 import { openStream } from "./helpers/sse.ts";
-import { SECRET_HEX, submitToken, subscribeToken } from "./helpers/tokens.ts";
+import { referenceBase62, SECRET_HEX, submitToken, subscribeToken } from "./helpers/tokens.ts";
+import { DASHBOARD_PAGE } from "../src/dashboard/page-source.ts";
 
 const BUN = `${ROOT}node_modules/.bin/bun`;
 const CLI = [BUN, "src/cli.ts"];
@@ -20,6 +21,12 @@ const BINARY = `${ROOT}dist/sse-server`;
 
 function cli(args: string[], env: Record<string, string> = {}, command = CLI) {
   return runProcess(command[0]!, [...command.slice(1), ...args], { SSE_SECRET: SECRET_HEX, ...env });
+}
+
+/** The timestamp stamped into the token of a URL (Branca: bytes 1-4, big-endian). */
+function timestampOf(url: string): number {
+  const bytes = Uint8Array.from(referenceBase62.decode(new URL(url).searchParams.get("token")!));
+  return new DataView(bytes.buffer).getUint32(1);
 }
 
 describe("sse-server CLI", () => {
@@ -34,7 +41,7 @@ describe("sse-server CLI", () => {
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Usage: sse-server <command>/);
-    for (const command of ["serve", "keygen", "token", "publish", "listen", "healthcheck", "doctor"]) {
+    for (const command of ["serve", "keygen", "token", "dashboard-url", "publish", "listen", "healthcheck", "doctor"]) {
       expect(help.stdout).toContain(command);
     }
     expect((await cli([])).code).toBe(2);
@@ -60,6 +67,17 @@ describe("sse-server CLI", () => {
     stream.close();
   });
 
+  test("token --prefixes: the URL's stream gets every topic under them", async () => {
+    const result = await cli(["token", "--prefixes", "cli-p/"], url());
+    expect(result.code).toBe(0);
+    const stream = await openStream(result.stdout.trim());
+    expect(stream.response.status).toBe(200);
+    await postSubmit(server, submitToken([{ topic: "cli-q/x", event: "", data: "not mine" }, { topic: "cli-p/x", event: "", data: "mine" }]));
+    expect((await stream.next(1))[0]!.data).toBe("mine");
+    stream.close();
+    expect((await cli(["token"], url())).code).toBe(2);
+  });
+
   test("token --ttl makes a token that expires sooner", async () => {
     const result = await cli(["token", "--topics", "short", "--ttl", "1"], url());
     const link = result.stdout.trim();
@@ -69,6 +87,38 @@ describe("sse-server CLI", () => {
     await Bun.sleep(2100);
     expect((await fetch(link)).status).toBe(401);
     expect((await cli(["token", "--topics", "x", "--ttl", "0"], url())).code).toBe(2);
+  });
+
+  test("dashboard-url prints the dashboard's URL, whose token lives an hour by default", async () => {
+    const result = await cli(["dashboard-url"], url());
+    expect(result.code).toBe(0);
+    const link = result.stdout.trim();
+    expect(link).toStartWith(`${server.url}/dashboard?token=`);
+    const page = await fetch(link);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("<title>sse-server dashboard</title>");
+    // An hour: the token is stamped (server TTL − 3600) s before now; the server's TTL is the default day.
+    const stamped = timestampOf(link);
+    expect(Math.abs(stamped - (Date.now() / 1000 - (86400 - 3600)))).toBeLessThan(5);
+    // Never longer than the server's own TTL: there the default is SSE_TOKEN_TTL itself.
+    const short = await cli(["dashboard-url"], { ...url(), SSE_TOKEN_TTL: "600" });
+    expect(Math.abs(timestampOf(short.stdout.trim()) - Date.now() / 1000)).toBeLessThan(5);
+  });
+
+  test("dashboard-url --ttl makes a link that expires sooner; over SSE_TOKEN_TTL is a usage error", async () => {
+    const link = (await cli(["dashboard-url", "--ttl", "1"], url())).stdout.trim();
+    const fresh = await fetch(link);
+    expect(fresh.status).toBe(200);
+    await fresh.text();
+    await Bun.sleep(2100);
+    const late = await fetch(link);
+    expect(late.status).toBe(401);
+    expect(await late.text()).toBe("invalid token: token has expired");
+    for (const ttl of ["0", "86401", "1.5", "soon"]) {
+      const bad = await cli(["dashboard-url", "--ttl", ttl], url());
+      expect({ ttl, code: bad.code }).toEqual({ ttl, code: 2 });
+      expect(bad.stderr).toMatch(/--ttl must be a whole number of seconds from 1 to 86400/);
+    }
   });
 
   test("publish submits one event; a refused one exits 1 with the reason", async () => {
@@ -100,6 +150,16 @@ describe("sse-server CLI", () => {
     expect(tooLong.stderr).toMatch(/400.*id: must be 1 to 200 bytes/);
   });
 
+  test("presence prints the server's answer as one JSON line; no topics is a usage error", async () => {
+    const stream = await openStream(eventsUrl(server, subscribeToken(["cli-seen"])));
+    const answer = await cli(["presence", "--topics", "cli-seen,cli-unseen"], url());
+    expect(answer).toMatchObject({ code: 0, stdout: '{"topics":{"cli-seen":1,"cli-unseen":0},"instances":1}\n', stderr: "" });
+    stream.close();
+    const noTopics = await cli(["presence"], url());
+    expect(noTopics.code).toBe(2);
+    expect(noTopics.stderr).toMatch(/--topics needs at least one topic/);
+  });
+
   test("listen prints each event as a JSON line", async () => {
     const child = spawn(CLI[0]!, [...CLI.slice(1), "listen", "--topics", "cli-listen"], {
       cwd: ROOT,
@@ -118,6 +178,18 @@ describe("sse-server CLI", () => {
       expect(stderr).toBe("listening to cli-listen; stop with Ctrl-C\n");
     } finally {
       child.kill();
+    }
+  });
+
+  test("listen --prefixes: says what it listens to, and prints the events under the prefix", async () => {
+    const listener = spawnProcess([...CLI, "listen", "--topics", "cli-t", "--prefixes", "cli-l/"], { env: { SSE_SECRET: SECRET_HEX, ...url() } });
+    try {
+      await waitForOutput(listener, (out) => (out.includes("listening to cli-t, cli-l/*; stop with Ctrl-C") ? true : undefined), "listener", 10_000);
+      await postSubmit(server, submitToken([{ topic: "cli-m/x", event: "", data: "not mine" }, { topic: "cli-l/x", event: "", data: "mine" }]));
+      const line = await waitForOutput(listener, (out) => /\{.*\}\n/.exec(out)?.[0], "event line", 10_000);
+      expect(JSON.parse(line)).toMatchObject({ event: "message", data: "mine" });
+    } finally {
+      await listener.stop();
     }
   });
 
@@ -169,6 +241,11 @@ describe("single-file binary (bun run build)", () => {
       expect((await fetch(`${server.url}/events?token=forged`)).status).toBe(401);
       // The browser client is embedded in the binary, not read from a file beside it.
       expect(await (await fetch(`${server.url}/client.js`)).text()).toBe(readFileSync(`${ROOT}src/browser/client.js`, "utf8"));
+      // So is the dashboard page, with the link the binary prints.
+      const dashboard = await cli(["dashboard-url"], { SSE_URL: server.url }, [BINARY]);
+      const page = await fetch(dashboard.stdout.trim());
+      expect(page.status).toBe(200);
+      expect(await page.text()).toBe(DASHBOARD_PAGE);
       const stream = await openStream(eventsUrl(server, subscribeToken(["bin"])));
       const published = await cli(["publish", "--topic", "bin", "--data", "from the binary"], { SSE_URL: server.url }, [BINARY]);
       expect(published).toMatchObject({ code: 0, stdout: "published 1 event to topic bin\n" });

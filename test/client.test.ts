@@ -40,6 +40,30 @@ describe("SseClient", () => {
     stream.close();
   });
 
+  test("subscribeUrl with prefixes: the stream gets every topic under them and the listed topics", async () => {
+    const client = new SseClient({ url: server.url, secret: SECRET_HEX });
+    const stream = await openStream(client.subscribeUrl(["news"], { prefixes: ["user-42/"] }));
+    await client.publish([
+      { topic: "user-42/inbox", data: "1" },
+      { topic: "user-43/inbox", data: "not mine" },
+      { topic: "news", data: "2" },
+    ]);
+    expect((await stream.next(2)).map((e) => e.data)).toEqual(["1", "2"]);
+    stream.close();
+  });
+
+  test("presence counts open streams per topic; a refused query throws with the status and reason", async () => {
+    const client = new SseClient({ url: server.url, secret: SECRET_HEX });
+    expect(await client.presence(["watched", "unwatched"])).toEqual({ topics: { watched: 0, unwatched: 0 }, instances: 1 });
+    const stream = await openStream(client.subscribeUrl(["watched"]));
+    expect(await client.presence(["watched", "unwatched"])).toEqual({ topics: { watched: 1, unwatched: 0 }, instances: 1 });
+    stream.close();
+    const error = await client.presence([]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SseClientError);
+    expect((error as SseClientError).status).toBe(400);
+    expect((error as Error).message).toBe("presence answered 400: invalid payload: presence: must name at least one topic");
+  });
+
   test("lastEventId goes into the URL for clients that reconnect through a fresh one", () => {
     const client = new SseClient({ url: server.url, secret: SECRET_HEX });
     expect(client.subscribeUrl(["t"], { lastEventId: "abc-1" })).toMatch(/&lastEventId=abc-1$/);

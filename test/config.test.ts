@@ -50,6 +50,12 @@ describe("loadConfig", () => {
     }
   });
 
+  test("SSE_PRESENCE_EVENTS: off by default; true/1/yes turn it on", () => {
+    expect(loadConfig({ SSE_SECRET: SECRET }).presenceEvents).toBe(false);
+    for (const on of ["true", "1", "yes"]) expect(loadConfig({ SSE_SECRET: SECRET, SSE_PRESENCE_EVENTS: on }).presenceEvents).toBe(true);
+    expect(() => loadConfig({ SSE_SECRET: SECRET, SSE_PRESENCE_EVENTS: "maybe" })).toThrow("SSE_PRESENCE_EVENTS must be true or false");
+  });
+
   test("SSE_CLOSE_ON_EXPIRY: off by default; true/1/yes turn it on", () => {
     expect(loadConfig({ SSE_SECRET: SECRET }).closeOnExpiry).toBe(false);
     for (const on of ["true", "1", "yes"]) expect(loadConfig({ SSE_SECRET: SECRET, SSE_CLOSE_ON_EXPIRY: on }).closeOnExpiry).toBe(true);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test suite needs four programs from Debian: redis-server (clustering tests),
-# chromium (browser tests), nginx (package nginx-light) and caddy (the doctor's tests).
+# The test suite needs five programs from Debian: redis-server (clustering tests),
+# chromium (browser tests), nginx (package nginx-light), caddy and openssl (the doctor's tests).
 # Install what is missing; if that is impossible, fail loudly: those tests must never be
 # skipped.
 set -euo pipefail
@@ -11,6 +11,7 @@ command -v "${CHROMIUM_PATH:-chromium}" >/dev/null || missing+=(chromium)
 # nginx lives in /usr/sbin, which a user's PATH may lack.
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
 command -v caddy >/dev/null || missing+=(caddy)
+command -v openssl >/dev/null || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "test setup: installing ${missing[*]} (Debian packages)" >&2

@@ -132,3 +132,74 @@ describe("History", () => {
     expect(history.resume(["u"], history.currentId)).toEqual({ ok: false, reason: "evicted" });
   });
 });
+
+describe("History: resuming prefix grants", () => {
+  function prefixFixture(overrides: Partial<HistoryLimits> = {}) {
+    const base = fixture(overrides);
+    const replayGrants = (topics: string[], prefixes: string[], lastId: string) => {
+      const result = base.history.resume(topics, lastId, prefixes);
+      return result.ok ? result.entries.map((e) => text(e.frame).match(/data: (.*)/)![1]) : result.reason;
+    };
+    return { ...base, replayGrants };
+  }
+
+  test("every topic under the prefix, plus the listed topics, in one order; nothing else", () => {
+    const { history, add, replayGrants } = prefixFixture();
+    add("u/1", "before");
+    const start = history.currentId;
+    add("u/1", "a");
+    add("v", "not granted");
+    add("t", "b");
+    add("u/2/x", "c");
+    add("u", "not under u/");
+    add("u/1", "d");
+    expect(replayGrants(["t"], ["u/"], start)).toEqual(["a", "b", "c", "d"]);
+    expect(replayGrants([], ["u/2/", "zzz"], start)).toEqual(["c"]);
+    expect(replayGrants([], ["u/"], history.currentId)).toEqual([]);
+  });
+
+  test("a topic under the prefix that lost an event after the id to its count bound is a gap; another topic's is not", () => {
+    const { history, add, replayGrants } = prefixFixture({ perTopic: 2 });
+    const start = history.currentId;
+    add("u/hot", "1");
+    add("u/hot", "2");
+    add("u/hot", "3"); // evicts 1
+    add("elsewhere", "x");
+    for (let i = 0; i < 5; i++) add("other/hot", String(i)); // evicts three, none granted
+    expect(replayGrants([], ["u/"], start)).toBe("evicted");
+    expect(replayGrants(["u/hot"], [], start)).toBe("evicted");
+    const later = history.currentId;
+    add("u/cold", "c");
+    for (let i = 0; i < 5; i++) add("other/hot", String(i));
+    expect(replayGrants([], ["u/"], later)).toEqual(["c"]);
+  });
+
+  test("the count-bound gap is still found after the evicted entries were compacted away", () => {
+    const { history, add, replayGrants } = prefixFixture({ perTopic: 1 });
+    const start = history.currentId;
+    add("u/a", "gone");
+    for (let i = 0; i < 5000; i++) add("busy", String(i)); // compacts the evicted entries
+    add("u/a", "kept"); // evicts "gone"
+    for (let i = 0; i < 5000; i++) add("busy", String(i));
+    expect(replayGrants([], ["u/"], start)).toBe("evicted");
+  });
+
+  test("aged out, byte bound, unknown ids: as for topics", () => {
+    const { history, add, replayGrants, advance } = prefixFixture({ maxAgeMs: 1000 });
+    const start = history.currentId;
+    add("other", "old");
+    advance(1500);
+    add("u/1", "new");
+    expect(replayGrants([], ["u/"], start)).toBe("evicted");
+    expect(replayGrants([], ["u/"], "garbage")).toBe("unknown-id");
+    expect(replayGrants([], ["u/"], "epoch1-zz")).toBe("unknown-id");
+  });
+
+  test("with partial coverage (a Redis Cluster, where prefixes are not served) a prefix resume is a gap", () => {
+    const history = new History(limits, { epoch: "e", partialCoverage: true });
+    history.coverageGained("u/1");
+    const start = history.currentId;
+    history.append("u/1", "", "1");
+    expect(history.resume([], start, ["u/"])).toEqual({ ok: false, reason: "evicted" });
+  });
+});

@@ -4,13 +4,17 @@ import fc from "fast-check";
 import type { z } from "zod";
 import {
   decodePayload,
+  parsePresence,
+  parseDashboard,
   parseSubmit,
   parseSubscribe,
+  parseTestEvent,
   PayloadError,
   submitSchema,
   subscribeSchema,
   type Limits,
 } from "../src/protocol.ts";
+import { normalizeGrants } from "../src/prefixes.ts";
 import { BinKeyMap, encodeOldStyle, encodeWithBinKeys } from "./helpers/tokens.ts";
 
 const limits: Limits = { maxTopicsPerToken: 4, maxEventsPerSubmit: 3, maxEventBytes: 64 };
@@ -77,6 +81,46 @@ describe("parseSubscribe", () => {
     rejects(() => parseSubscribe(utf8('{"topics":["a"]}'), limits), /msgpack|expected/);
     // A valid value followed by trailing bytes is not one msgpack document.
     rejects(() => parseSubscribe(new Uint8Array([...encode({ topics: [] }), 0x01]), limits), /msgpack/);
+  });
+});
+
+describe("parsePresence", () => {
+  test("map form, unknown keys ignored; rmp_serde array form", () => {
+    expect(parsePresence(encode({ presence: ["a", "b"], user: 7 }), limits)).toEqual({ topics: ["a", "b"] });
+    expect(parsePresence(encode([["a", "b"]]), limits)).toEqual({ topics: ["a", "b"] });
+  });
+
+  test("bin keys and strings (Python bytes) and old-style raw strings", () => {
+    const payload = encodeWithBinKeys(new BinKeyMap([["presence", [utf8("a"), utf8("ü")]]]));
+    expect(parsePresence(payload, limits).topics).toEqual(["a", "ü"]);
+    expect(parsePresence(encodeOldStyle({ presence: ["t".repeat(40)] }), limits).topics).toEqual(["t".repeat(40)]);
+  });
+
+  test("duplicate topics are counted once, in first-named order; the limit is on distinct topics", () => {
+    expect(parsePresence(encode({ presence: ["b", "a", "b"] }), limits).topics).toEqual(["b", "a"]);
+    expect(parsePresence(encode({ presence: ["1", "2", "3", "4", "4"] }), limits).topics).toHaveLength(4);
+    rejects(() => parsePresence(encode({ presence: ["1", "2", "3", "4", "5"] }), limits), /too many topics: 5 > 4/);
+  });
+
+  test("rejects an empty list, non-string topics, CR or LF, invalid UTF-8, and not msgpack", () => {
+    rejects(() => parsePresence(encode({ presence: [] }), limits), /presence: must name at least one topic/);
+    rejects(() => parsePresence(encode([[]]), limits), /presence: must name at least one topic/);
+    rejects(() => parsePresence(encode({ presence: [1] }), limits), /presence\.0: expected a string/);
+    rejects(() => parsePresence(encode({ presence: "a" }), limits), /presence/);
+    rejects(() => parsePresence(encode({ presence: ["a\nb"] }), limits), /CR or LF/);
+    rejects(() => parsePresence(encode({ presence: [new Uint8Array([0xc3, 0x28])] }), limits), /UTF-8/);
+    rejects(() => parsePresence(new Uint8Array([0xc1]), limits), /not valid msgpack/);
+  });
+
+  test("a subscribe or submit payload is no presence query, and a presence query neither of them", () => {
+    rejects(() => parsePresence(encode({ topics: ["a"] }), limits), /presence/);
+    rejects(() => parsePresence(encode({ events: [{ topic: "a", event: "", data: "" }] }), limits), /presence/);
+    rejects(() => parsePresence(encode([[["a", "", ""]]]), limits), /presence\.0: expected a string/);
+    rejects(() => parseSubscribe(encode({ presence: ["a"] }), limits), /topics/);
+    rejects(() => parseSubmit(encode({ presence: ["a"] }), limits), /events/);
+    rejects(() => parseSubmit(encode([["a"]]), limits), /events\.0/);
+    // Positionally a presence query and a subscription are the same bytes (README "Who is listening").
+    expect(parseSubscribe(encode([["a"]]), limits).topics).toEqual(parsePresence(encode([["a"]]), limits).topics);
   });
 });
 
@@ -248,9 +292,11 @@ describe("the hand-read fast path accepts exactly what the schemas accept", () =
   }
 
   test("subscribe payloads", () => {
-    agreesWithSchema(struct({ topics: list(text) }), subscribeSchema, (p) => parseSubscribe(p, roomy), (data) => ({
-      topics: [...new Set(data.topics)],
-    }));
+    // A second positional element is `prefixes`: topics-only results only when it names none.
+    const shapes = fc.oneof(struct({ topics: list(text) }), struct({ topics: list(text), prefixes: list(text) }));
+    agreesWithSchema(shapes, subscribeSchema, (p) => parseSubscribe(p, roomy), (data) =>
+      data.prefixes.length > 0 ? normalizeGrants(data.topics, data.prefixes) : { topics: [...new Set(data.topics)] },
+    );
   });
 
   test("submit payloads", () => {
@@ -305,5 +351,83 @@ describe("the hand-read fast path accepts exactly what the schemas accept", () =
     }
     const event = [0x83, ...str("data", 0xd9, 1), ...str("x", 0xc5, 2), ...str("topic", 0xc4, 1), ...str("t", 0xdb, 4), ...str("event", 0xda, 2), ...str("e", 0xd9, 1)];
     expect(parseSubmit(Uint8Array.of(0x91, 0xdd, 0, 0, 0, 1, ...event), roomy)).toEqual({ events: [{ topic: "t", event: "e", data: "x" }] });
+  });
+});
+
+describe("parseSubscribe with prefixes", () => {
+  test("map form {topics, prefixes}, and the positional [[topics], [prefixes]]", () => {
+    const expected = { topics: ["a"], prefixes: ["user-42/"] };
+    expect(parseSubscribe(encode({ topics: ["a"], prefixes: ["user-42/"] }), limits)).toEqual(expected);
+    expect(parseSubscribe(encode({ prefixes: ["user-42/"], topics: ["a"] }), limits)).toEqual(expected);
+    expect(parseSubscribe(encode([["a"], ["user-42/"]]), limits)).toEqual(expected);
+    expect(parseSubscribe(encode({ topics: [utf8("a")], prefixes: [utf8("user-42/")] }), limits)).toEqual(expected);
+  });
+
+  test("topics may be empty beside prefixes", () => {
+    expect(parseSubscribe(encode({ topics: [], prefixes: ["p/"] }), limits)).toEqual({ topics: [], prefixes: ["p/"] });
+  });
+
+  test("absent, nil (rmp_serde's None) or empty prefixes: a topics-only request, exactly as before", () => {
+    for (const payload of [{ topics: ["a"], prefixes: null }, { topics: ["a"], prefixes: [] }, [["a"], null], [["a"]]]) {
+      expect(parseSubscribe(encode(payload), limits)).toStrictEqual({ topics: ["a"] });
+    }
+  });
+
+  test("grants are made disjoint: topics under a prefix and prefixes under another are dropped", () => {
+    const request = parseSubscribe(encode({ topics: ["u/1", "v"], prefixes: ["u/", "u/a/", "u/"] }), limits);
+    expect(request).toEqual({ topics: ["v"], prefixes: ["u/"] });
+  });
+
+  test("rejects an empty prefix, a non-string, CR or LF, invalid UTF-8, a non-list", () => {
+    rejects(() => parseSubscribe(encode({ topics: [], prefixes: [""] }), limits), /prefixes\.0: a prefix must not be empty/);
+    rejects(() => parseSubscribe(encode({ topics: [], prefixes: [1] }), limits), /prefixes\.0/);
+    rejects(() => parseSubscribe(encode({ topics: [], prefixes: ["a\nb"] }), limits), /CR or LF/);
+    rejects(() => parseSubscribe(encode({ topics: [], prefixes: [new Uint8Array([0xc3, 0x28])] }), limits), /UTF-8/);
+    rejects(() => parseSubscribe(encode({ topics: [], prefixes: "a/" }), limits), /prefixes/);
+    rejects(() => parseSubscribe(encode([[], [""]]), limits), /prefixes\.0/);
+  });
+
+  test("topics and prefixes share the limit, counted distinct", () => {
+    expect(parseSubscribe(encode({ topics: ["a", "b"], prefixes: ["p", "q", "p"] }), limits).prefixes).toEqual(["p", "q"]);
+    rejects(() => parseSubscribe(encode({ topics: ["a", "b", "c"], prefixes: ["p", "q"] }), limits), /too many topics and prefixes: 5 > 4/);
+  });
+});
+
+describe("parseDashboard", () => {
+  test("{dashboard: true} as a map (unknown keys ignored) or rmp_serde's [true]", () => {
+    expect(() => parseDashboard(encode({ dashboard: true }))).not.toThrow();
+    expect(() => parseDashboard(encode({ dashboard: true, who: "ops" }))).not.toThrow();
+    expect(() => parseDashboard(encode([true]))).not.toThrow();
+    expect(() => parseDashboard(encodeWithBinKeys(new BinKeyMap([["dashboard", true]])))).not.toThrow();
+  });
+
+  test("another kind of token, or dashboard not true, is a PayloadError", () => {
+    rejects(() => parseDashboard(encode({ topics: ["a"] })), /dashboard/);
+    rejects(() => parseDashboard(encode([["a"]])), /dashboard/);
+    rejects(() => parseDashboard(encode({ events: [{ topic: "t", event: "", data: "" }] })), /dashboard/);
+    rejects(() => parseDashboard(encode({ dashboard: false })), /dashboard/);
+    rejects(() => parseDashboard(encode({ dashboard: 1 })), /dashboard/);
+    rejects(() => parseDashboard(encode([false])), /dashboard/);
+    rejects(() => parseDashboard(new Uint8Array([0xc1])), /not valid msgpack/);
+  });
+});
+
+describe("parseTestEvent (the dashboard's publish form)", () => {
+  test("a JSON object of topic, event and data; event and data default to empty", () => {
+    expect(parseTestEvent('{"topic":"t","event":"e","data":"a\\nb"}', limits)).toEqual({ topic: "t", event: "e", data: "a\nb" });
+    expect(parseTestEvent('{"topic":"t"}', limits)).toEqual({ topic: "t", event: "", data: "" });
+  });
+
+  test("held to the rules and limits of a submitted event", () => {
+    rejects(() => parseTestEvent("not json", limits), /not valid JSON/);
+    rejects(() => parseTestEvent("[]", limits), /expected object/);
+    rejects(() => parseTestEvent('{"event":"e"}', limits), /topic/);
+    rejects(() => parseTestEvent('{"topic":"a\\nb"}', limits), /topic: must not contain CR or LF/);
+    rejects(() => parseTestEvent('{"topic":"t","event":"a\\rb"}', limits), /event: must not contain CR or LF/);
+    rejects(() => parseTestEvent('{"topic":"t","data":"\\ud800"}', limits), /data: .*lone surrogate/);
+    rejects(() => parseTestEvent('{"topic":"t","data":5}', limits), /data/);
+    rejects(() => parseTestEvent(JSON.stringify({ topic: "t", data: "x".repeat(64) }), limits), /over the limit of 64/);
+    expect(parseTestEvent(JSON.stringify({ topic: "t", data: "x".repeat(63) }), limits).data).toHaveLength(63);
+    expect(parseTestEvent('{"topic":"t","data":"\\ud83d\\ude00"}', limits).data).toBe("😀");
   });
 });

@@ -31,9 +31,9 @@ export interface SubscriptionEventMap {
   error: SubscriptionErrorEvent;
   /**
    * The stream may have a gap: resync. `data` says why: the server's reason (`evicted`,
-   * `unknown-id`, `history-off`), or `taken-over` (this tab led a shared stream, fell
-   * silent, e.g. frozen, and another tab took it over and relayed more than this tab
-   * could keep meanwhile).
+   * `unknown-id`, `history-off`, `no-prefix-replay`), or `taken-over` (this tab led a
+   * shared stream, fell silent, e.g. frozen, and another tab took it over and relayed
+   * more than this tab could keep meanwhile).
    */
   reset: MessageEvent<string>;
   message: MessageEvent<string>;

@@ -6,7 +6,7 @@ import type { Transport, TransportSink } from "./transport.ts";
 
 export type { Transport, TransportSink } from "./transport.ts";
 export { sharesHistory, TransportUnavailable } from "./transport.ts";
-export type { SharedHistory, SharedStart } from "./transport.ts";
+export type { PresenceCounts, SharedHistory, SharedStart } from "./transport.ts";
 
 export async function createTransport(config: Config, sink: TransportSink, logger: Logger): Promise<Transport> {
   if (!config.redisUrl) return new MemoryTransport(sink);

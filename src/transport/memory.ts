@@ -1,7 +1,7 @@
 /** One instance, no broker: a submission is delivered to the local hub at once. */
 import type { SseEvent } from "../sse.ts";
 import { RecentIds } from "./recent-ids.ts";
-import type { Idempotency, PublishOutcome, Transport, TransportSink } from "./transport.ts";
+import { localCounts, type Idempotency, type PresenceCounts, type PublishOutcome, type Transport, type TransportSink } from "./transport.ts";
 
 export class MemoryTransport implements Transport {
   readonly ready = true;
@@ -20,8 +20,17 @@ export class MemoryTransport implements Transport {
     return Promise.resolve("published");
   }
 
+  readonly deliversPrefixes = true;
+  /** Exact: this is the only instance. */
+  presence(topics: readonly string[]): Promise<PresenceCounts> {
+    return Promise.resolve({ topics: localCounts(this.#sink, topics), instances: 1 });
+  }
+
+  audiencesChanged(): void {}
   topicOpened(): void {}
   topicClosed(): void {}
+  prefixOpened(): void {}
+  prefixClosed(): void {}
 
   close(): Promise<void> {
     return Promise.resolve();

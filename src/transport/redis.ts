@@ -1,7 +1,8 @@
 /**
  * Clustering through Redis: every submission goes through Redis, also to this instance's
  * own subscribers, so that all instances see the same submissions in the same order.
- * Each instance subscribes only to the channels of topics its own streams need.
+ * Each instance subscribes only to the channels of topics its own streams need, and to
+ * a pattern per prefix they are granted (one Redis node only: see ./redis/single.ts).
  *
  * Failure model: while Redis is unreachable the instance is not ready, `submit` answers
  * 503, and no stream is kept open that could miss an event. Losing the connection ends
@@ -12,19 +13,25 @@
  * History: on one Redis node (with history on) events are numbered and kept in Redis
  * (./redis/history.ts), so a client may resume on any instance; in cluster mode each
  * instance keeps its own (src/history.ts), told here which topics it receives.
+ *
+ * Presence: each instance's streams per topic are kept in Redis for the others to count
+ * (./redis/presence.ts).
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { bytesToHex } from "../hex.ts";
 import { randomEpoch } from "../position.ts";
 import type { SseEvent } from "../sse.ts";
 import type { Broker, BrokerEvents, ConnectBroker } from "./redis/broker.ts";
 import { POSITIONS_PER_MS, RedisHistory } from "./redis/history.ts";
 import { idKey, publishOnce } from "./redis/once.ts";
+import { RedisPresence } from "./redis/presence.ts";
 import { decodeBatch, decodeNumberedRun, encodeBatch, topicGroups, topicRuns, WireError } from "./redis/wire.ts";
 import {
   sharesHistory,
   TransportUnavailable,
   type Idempotency,
+  type PresenceCounts,
   type PublishOutcome,
   type SharedHistory,
   type SharedStart,
@@ -64,7 +71,7 @@ export class RedisTransport implements Transport {
     // events are kept after its last local stream leaves, so a client reconnecting here can
     // still resume. A shared history needs no such thing.
     const lingerMs = config.historySize > 0 && !history ? config.historyTtlSeconds * 1000 : 0;
-    const transport = new RedisTransport(connectBroker, config.redisChannelPrefix, lingerMs, history, sink, logger);
+    const transport = new RedisTransport(config, connectBroker, config.redisChannelPrefix, lingerMs, history, sink, logger);
     await transport.#connectOnce(1);
     if (!transport.ready) transport.#reconnect(2);
     return transport;
@@ -78,21 +85,23 @@ export class RedisTransport implements Transport {
   readonly #logger: Logger;
   /** The live broker; undefined while (re)connecting. */
   #broker: Broker | undefined;
-  /** Topics with local subscribers, as the hub reports them. */
-  readonly #wanted = new Set<string>();
-  /** Topics whose subscription the current broker has acknowledged. */
-  readonly #subscribed = new Set<string>();
+  /** Topics and prefixes with local subscribers, as the hub reports them. */
+  readonly #wanted = { topic: new Set<string>(), prefix: new Set<string>() };
+  /** Topics and prefixes whose subscription the current broker has acknowledged. */
+  readonly #subscribed = { topic: new Set<string>(), prefix: new Set<string>() };
   /** Topics without local streams whose subscription is kept a while: their unsubscribe timers. */
   readonly #lingering = new Map<string, ReturnType<typeof setTimeout>>();
-  /** Topics with a subscribe/unsubscribe loop running: one per topic, so commands never cross. */
-  readonly #reconciling = new Set<string>();
+  /** Topics and prefixes with a subscribe/unsubscribe loop running: one for each, so commands never cross. */
+  readonly #reconciling = { topic: new Set<string>(), prefix: new Set<string>() };
   /** Stream starts waiting for their topics' subscriptions to be acknowledged. */
   readonly #coverageWaiters = new Set<CoverageWaiter>();
+  readonly #presence: RedisPresence;
   #probe: ReturnType<typeof setInterval> | undefined;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
   private constructor(
+    config: Config,
     connectBroker: ConnectBroker,
     channelPrefix: string,
     lingerMs: number,
@@ -101,15 +110,24 @@ export class RedisTransport implements Transport {
     logger: Logger,
   ) {
     this.#connectBroker = connectBroker;
+    this.deliversPrefixes = !config.redisCluster;
     this.#channelPrefix = channelPrefix;
     this.#lingerMs = lingerMs;
     this.#history = history;
-    this.sharedHistory = history && { start: (topics, lastEventId) => this.#start(topics, lastEventId) };
+    this.sharedHistory = history && {
+      start: (topics, lastEventId, prefixes = []) => this.#start(topics, prefixes, lastEventId),
+    };
     this.#sink = sink;
     this.#logger = logger;
+    // Names this instance's presence counts in Redis; a new one each start.
+    const instanceId = bytesToHex(crypto.getRandomValues(new Uint8Array(8)));
+    this.#presence = new RedisPresence(channelPrefix, instanceId, sink, (message, error) =>
+      logger.warn(message, { error: String(error) }),
+    );
   }
 
   readonly sharedHistory: SharedHistory | undefined;
+  readonly deliversPrefixes: boolean;
 
   get ready(): boolean {
     return this.#broker !== undefined;
@@ -159,6 +177,23 @@ export class RedisTransport implements Transport {
     return "published";
   }
 
+  async presence(topics: readonly string[]): Promise<PresenceCounts> {
+    const broker = this.#broker;
+    if (!broker) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
+    try {
+      const query = this.#presence.query((key, args) => broker.command(key, args), topics);
+      return await withTimeout(query, COMMAND_TIMEOUT_MS, "Redis did not answer the presence query");
+    } catch (error) {
+      if (error instanceof TimeoutError) this.#lost(broker, error);
+      this.#logger.warn("redis did not answer a presence query", { error: String(error) });
+      throw new TransportUnavailable("event broker (Redis) did not answer; retry later");
+    }
+  }
+
+  audiencesChanged(topics: readonly string[], prefixes: readonly string[]): void {
+    this.#presence.changed(topics, prefixes);
+  }
+
   /** One submission command, bounded in time: any failure is TransportUnavailable (a timeout also a lost connection). */
   async #command<T>(broker: Broker, timeoutMessage: string, command: () => Promise<T>): Promise<T> {
     try {
@@ -175,17 +210,17 @@ export class RedisTransport implements Transport {
    * then asks Redis where the stream starts: every event after that point reaches this
    * instance live, everything up to it is in the answer or before the stream.
    */
-  async #start(topics: readonly string[], lastEventId: string | undefined): Promise<SharedStart> {
+  async #start(topics: readonly string[], prefixes: readonly string[], lastEventId: string | undefined): Promise<SharedStart> {
     const broker = this.#broker;
     if (!broker?.runScript || !this.#history) throw new TransportUnavailable("event broker (Redis) is unavailable; retry later");
     const history = this.#history;
     try {
       return await withTimeout(
         (async () => {
-          await this.#whenCovered(topics);
+          await this.#whenCovered(topics, prefixes);
           const run = this.#broker?.runScript;
           if (this.#broker !== broker || !run) throw new TransportUnavailable("event broker (Redis) was lost");
-          return history.start(run, topics, lastEventId);
+          return history.start(run, topics, lastEventId, prefixes.length > 0);
         })(),
         COMMAND_TIMEOUT_MS,
         "Redis did not answer the stream's start",
@@ -197,16 +232,21 @@ export class RedisTransport implements Transport {
     }
   }
 
-  /** Resolves once the current broker has acknowledged every topic's subscription. */
-  #whenCovered(topics: readonly string[]): Promise<void> {
-    if (topics.every((topic) => this.#subscribed.has(topic))) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#coverageWaiters.add({ topics, resolve, reject }));
+  /** Resolves once the current broker has acknowledged every topic's and prefix's subscription. */
+  #whenCovered(topics: readonly string[], prefixes: readonly string[]): Promise<void> {
+    const waiter = { topics, prefixes };
+    if (this.#covers(waiter)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#coverageWaiters.add({ ...waiter, resolve, reject }));
   }
 
-  #coverageGained(topic: string): void {
-    this.#sink.coverageGained(topic);
+  #covers({ topics, prefixes }: { topics: readonly string[]; prefixes: readonly string[] }): boolean {
+    return topics.every((t) => this.#subscribed.topic.has(t)) && prefixes.every((p) => this.#subscribed.prefix.has(p));
+  }
+
+  #coverageGained(kind: InterestKind, name: string): void {
+    if (kind === "topic") this.#sink.coverageGained(name);
     for (const waiter of this.#coverageWaiters) {
-      if (!waiter.topics.every((t) => this.#subscribed.has(t))) continue;
+      if (!this.#covers(waiter)) continue;
       this.#coverageWaiters.delete(waiter);
       waiter.resolve();
     }
@@ -215,8 +255,19 @@ export class RedisTransport implements Transport {
   topicOpened(topic: string): void {
     clearTimeout(this.#lingering.get(topic));
     this.#lingering.delete(topic);
-    this.#wanted.add(topic);
-    void this.#reconcile(topic);
+    this.#wanted.topic.add(topic);
+    void this.#reconcile("topic", topic);
+  }
+
+  prefixOpened(prefix: string): void {
+    this.#wanted.prefix.add(prefix);
+    void this.#reconcile("prefix", prefix);
+  }
+
+  /** No lingering: that is for a history of its own, which only a cluster keeps, and a cluster has no prefixes. */
+  prefixClosed(prefix: string): void {
+    this.#wanted.prefix.delete(prefix);
+    void this.#reconcile("prefix", prefix);
   }
 
   topicClosed(topic: string): void {
@@ -227,52 +278,69 @@ export class RedisTransport implements Transport {
 
   #unwant(topic: string): void {
     this.#lingering.delete(topic);
-    this.#wanted.delete(topic);
-    void this.#reconcile(topic);
+    this.#wanted.topic.delete(topic);
+    void this.#reconcile("topic", topic);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retry);
     for (const timer of this.#lingering.values()) clearTimeout(timer);
+    const broker = this.#broker;
+    if (broker) {
+      // This instance's streams stop counting now, not when its counts expire.
+      const removed = this.#presence.remove((key, args) => broker.command(key, args));
+      await withTimeout(removed, COMMAND_TIMEOUT_MS, "Redis did not answer").catch((error: unknown) =>
+        this.#logger.warn("redis could not remove this instance's presence counts", { error: String(error) }),
+      );
+    }
     this.#dropBroker();
   }
 
   /**
-   * Brings the broker's subscription for `topic` in line with whether it is wanted,
-   * however often that flips meanwhile (a topic re-opened while its unsubscribe is in
-   * flight ends up subscribed). Any failure is treated as a lost connection.
+   * Brings the broker's subscription for a topic (or prefix) in line with whether it is
+   * wanted, however often that flips meanwhile (a topic re-opened while its unsubscribe is
+   * in flight ends up subscribed). Any failure is treated as a lost connection.
    */
-  async #reconcile(topic: string): Promise<void> {
-    if (this.#reconciling.has(topic)) return; // the running loop will see the new wish
-    this.#reconciling.add(topic);
+  async #reconcile(kind: InterestKind, name: string): Promise<void> {
+    const reconciling = this.#reconciling[kind];
+    if (reconciling.has(name)) return; // the running loop will see the new wish
+    reconciling.add(name);
+    const subscribed = this.#subscribed[kind];
     let broker: Broker | undefined;
     try {
       // Each turn awaits one command and follows one change of wish: bounded by the flips.
       for (;;) {
         broker = this.#broker;
         if (!broker) return; // resolved on reconnection (all streams are ended then)
-        const wanted = this.#wanted.has(topic);
-        if (wanted === this.#subscribed.has(topic)) return;
-        const channel = this.#channelPrefix + topic;
+        const wanted = this.#wanted[kind].has(name);
+        if (wanted === subscribed.has(name)) return;
+        const channel = this.#channelPrefix + name;
         if (!wanted) {
           // Not covered from the moment we ask to stop: a stream starting meanwhile waits
           // for the subscription that follows.
-          this.#subscribed.delete(topic);
-          this.#sink.coverageLost(topic);
+          subscribed.delete(name);
+          if (kind === "topic") this.#sink.coverageLost(name);
         }
-        await (wanted ? broker.subscribe(channel) : broker.unsubscribe(channel));
+        await this.#subscription(broker, kind, wanted, channel);
         if (broker !== this.#broker) return;
         if (wanted) {
-          this.#subscribed.add(topic);
-          this.#coverageGained(topic); // events from now on arrive here
+          subscribed.add(name);
+          this.#coverageGained(kind, name); // events from now on arrive here
         }
       }
     } catch (error) {
       if (broker) this.#lost(broker, error);
     } finally {
-      this.#reconciling.delete(topic);
+      reconciling.delete(name);
     }
+  }
+
+  #subscription(broker: Broker, kind: InterestKind, subscribe: boolean, channel: string): Promise<void> {
+    if (kind === "topic") return subscribe ? broker.subscribe(channel) : broker.unsubscribe(channel);
+    const command = subscribe ? broker.subscribePrefix : broker.unsubscribePrefix;
+    if (!command) throw new Error("this broker cannot subscribe to prefixes");
+    return command(channel);
   }
 
   /** One connection attempt; on success the instance is ready. */
@@ -304,17 +372,21 @@ export class RedisTransport implements Transport {
       broker.destroy();
       return;
     }
-    if (this.#wanted.size > 0) {
+    if (this.#wanted.topic.size + this.#wanted.prefix.size > 0) {
       // These streams opened while Redis was unreachable: events other instances
       // published meanwhile never reached them, so they must reconnect and resync.
-      this.#logger.info("closing streams opened while redis was unavailable", { topics: this.#wanted.size });
+      this.#logger.info("closing streams opened while redis was unavailable", {
+        topics: this.#wanted.topic.size,
+        prefixes: this.#wanted.prefix.size,
+      });
       this.#sink.endAllStreams();
     }
     this.#broker = broker;
     this.#probe = setInterval(() => void this.#checkAlive(broker), PROBE_INTERVAL_MS);
+    this.#presence.attach((key, args) => broker.command(key, args));
     this.#logger.info("redis connected", { attempt });
     // Normally none are left after endAllStreams; kept in case a sink ends streams later.
-    for (const topic of this.#wanted) void this.#reconcile(topic);
+    for (const kind of INTEREST_KINDS) for (const name of this.#wanted[kind]) void this.#reconcile(kind, name);
   }
 
   /** Keeps trying until connected or closed; every try is one bounded attempt. */
@@ -345,9 +417,11 @@ export class RedisTransport implements Transport {
 
   #dropBroker(): void {
     clearInterval(this.#probe);
+    this.#presence.detach();
     const broker = this.#broker;
     this.#broker = undefined; // first, so the broker's own close events are ignored
-    this.#subscribed.clear();
+    this.#subscribed.topic.clear();
+    this.#subscribed.prefix.clear();
     this.#sink.coverageLost();
     for (const waiter of this.#coverageWaiters) waiter.reject(new TransportUnavailable("event broker (Redis) was lost"));
     this.#coverageWaiters.clear();
@@ -365,8 +439,13 @@ export class RedisTransport implements Transport {
   }
 }
 
+/** A broker subscription is for one topic's channel, or for every channel under a prefix. */
+type InterestKind = "topic" | "prefix";
+const INTEREST_KINDS: readonly InterestKind[] = ["topic", "prefix"];
+
 interface CoverageWaiter {
   readonly topics: readonly string[];
+  readonly prefixes: readonly string[];
   resolve(): void;
   reject(error: unknown): void;
 }

@@ -8,17 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { loadConfig } from "../../src/config.ts";
 import { INLINE_MAX_CHARS } from "../../src/token/offload.ts";
 import { floodSubmit } from "../helpers/flood.ts";
-import { eventsUrl, expectHealthy, postSubmit, SERVERS, startServer, type RunningServer } from "../helpers/server.ts";
+import { eventsUrl, expectHealthy, metric, postSubmit, SERVERS, startServer, type RunningServer } from "../helpers/server.ts";
 import { openStream } from "../helpers/sse.ts";
 import { randomBase62, SECRET_HEX, submitToken, subscribeToken, tamper } from "../helpers/tokens.ts";
 
 const MAX_BODY = loadConfig({ SSE_SECRET: SECRET_HEX }).maxBodyBytes;
-
-async function metric(server: RunningServer, name: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : NaN;
-}
 
 for (const kind of SERVERS) {
   describe(`${kind}: unauthenticated input`, () => {

@@ -5,11 +5,13 @@
 import { expect } from "bun:test";
 import { eventsUrl, postSubmit, type RunningServer } from "./server.ts";
 import { openStream, type EventStream } from "./sse.ts";
-import { submitToken, subscribeToken, type TestEvent } from "./tokens.ts";
+import { prefixToken, submitToken, subscribeToken, type TestEvent } from "./tokens.ts";
 
 export interface SuiteClient {
   /** Opens a stream for `topics` on `server`, resuming from `lastId` when given. */
   subscribe(server: RunningServer, topics: readonly string[], lastId?: string): Promise<EventStream>;
+  /** Opens a stream granted `topics` and every topic under `prefixes`. */
+  subscribePrefixes(server: RunningServer, topics: readonly string[], prefixes: readonly string[], lastId?: string): Promise<EventStream>;
   /** Submits events; resolves with "<status> <body>", e.g. "200 OK". */
   submitStatus(server: RunningServer, events: readonly TestEvent[]): Promise<string>;
   /** Submits events and fails the test unless the server answers "200 OK". */
@@ -23,8 +25,11 @@ export function suiteClient(): SuiteClient {
   const open: EventStream[] = [];
   const client: SuiteClient = {
     async subscribe(server, topics, lastId) {
-      const headers: Record<string, string> = lastId ? { "Last-Event-ID": lastId } : {};
-      return client.track(await openStream(eventsUrl(server, subscribeToken(topics)), { headers }));
+      return client.track(await openStream(eventsUrl(server, subscribeToken(topics)), { headers: resumeHeaders(lastId) }));
+    },
+    async subscribePrefixes(server, topics, prefixes, lastId) {
+      const url = eventsUrl(server, prefixToken(topics, prefixes));
+      return client.track(await openStream(url, { headers: resumeHeaders(lastId) }));
     },
     async submitStatus(server, events) {
       const response = await postSubmit(server, submitToken(events));
@@ -43,3 +48,5 @@ export function suiteClient(): SuiteClient {
   };
   return client;
 }
+
+const resumeHeaders = (lastId: string | undefined): Record<string, string> => (lastId ? { "Last-Event-ID": lastId } : {});

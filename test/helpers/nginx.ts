@@ -24,11 +24,44 @@ export function requireNginx(): void {
 export const proxyLocation = (upstreamPort: number, directives: string) =>
   `location / {\n      proxy_pass http://127.0.0.1:${upstreamPort};\n      ${directives}\n    }`;
 
-/** `server` is the body of the server block after `listen`; `http` adds directives at http level. */
-export async function startNginx(server: string, http = ""): Promise<RunningProxy> {
+/** A certificate for 127.0.0.1, made by openssl in a temp dir; trust it with NODE_EXTRA_CA_CERTS. */
+export interface TestCertificate {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export function selfSignedCertificate(): TestCertificate {
+  const dir = mkdtempSync(join(tmpdir(), "sse-cert-"));
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  execFileSync("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+    "-addext", "subjectAltName=IP:127.0.0.1",
+  ], { stdio: "ignore" });
+  return { cert, key };
+}
+
+/** Serve HTTPS (its url is https:), offering HTTP/2 by ALPN or not. */
+export interface NginxTls extends TestCertificate {
+  readonly http2: boolean;
+}
+
+/**
+ * `server` is the body of the server block after `listen`; `http` adds directives at http
+ * level. With `tls`, the url is HTTPS; a second, plain listener answers the start-up probe.
+ */
+export async function startNginx(server: string, http = "", tls?: NginxTls): Promise<RunningProxy> {
   requireNginx();
   const dir = mkdtempSync(join(tmpdir(), "sse-nginx-"));
   const port = await freePort();
+  const plainPort = tls ? await freePort() : port;
+  const listen = tls
+    ? `listen 127.0.0.1:${plainPort};
+    listen 127.0.0.1:${port} ssl${tls.http2 ? " http2" : ""};
+    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};`
+    : `listen 127.0.0.1:${port};`;
   const config = `daemon off;
 master_process off;
 pid ${dir}/nginx.pid;
@@ -43,13 +76,13 @@ http {
   scgi_temp_path ${dir}/scgi;
   ${http}
   server {
-    listen 127.0.0.1:${port};
+    ${listen}
     ${server}
   }
 }
 `;
   writeFileSync(join(dir, "nginx.conf"), config);
   const nginx: Spawned = spawnProcess([NGINX, "-p", dir, "-c", join(dir, "nginx.conf")]);
-  const url = `http://127.0.0.1:${port}`;
-  return whenAnswering("nginx", nginx, url, `${url}/ping`, dir, config);
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
+  return whenAnswering("nginx", nginx, url, `http://127.0.0.1:${plainPort}/ping`, dir, config);
 }

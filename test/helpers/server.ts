@@ -104,9 +104,33 @@ export function postSubmit(server: RunningServer, body: BodyInit, init: RequestI
   return fetch(`${server.url}/submit`, { method: "POST", body, ...init });
 }
 
+/** POSTs a raw body to `presence`. */
+export function postPresence(server: RunningServer, body: BodyInit): Promise<Response> {
+  return fetch(`${server.url}/presence`, { method: "POST", body });
+}
+
+/** Asks `presence` with `token`; fails unless answered 200. */
+export async function presenceOf(server: RunningServer, token: string): Promise<{ topics: Record<string, number>; instances: number }> {
+  const response = await postPresence(server, token);
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`presence answered ${response.status}: ${text}`);
+  return JSON.parse(text) as { topics: Record<string, number>; instances: number };
+}
+
+/** A metric's value from `GET /metrics`; `series` is its name with any labels, as exposed. 0 if absent. */
+export async function metric(server: RunningServer, series: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
 /** The URL of a stream for a token. */
 export const eventsUrl = (server: RunningServer, token: string) =>
   `${server.url}/events?token=${encodeURIComponent(token)}`;
+
+/** A dashboard route (`dashboard`, `dashboard/stream`, ...) with a token, and more query if given. */
+export const dashboardUrl = (server: RunningServer, route: string, token: string, query = "") =>
+  `${server.url}/${route}?token=${encodeURIComponent(token)}${query}`;
 
 /** Polls the server's JSON logs until one matches, or fails after `timeoutMs`. */
 export async function waitForLog(

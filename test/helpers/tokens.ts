@@ -30,6 +30,16 @@ export function mint(value: unknown, options: MintOptions = {}): string {
 export const subscribeToken = (topics: readonly string[], options?: MintOptions) =>
   mint({ topics }, options);
 
+/** A subscribe token with prefix grants, in map form `{topics, prefixes}`. */
+export const prefixToken = (topics: readonly string[], prefixes: readonly string[], options?: MintOptions) =>
+  mint({ topics, prefixes }, options);
+
+/** A presence query: `{presence: [topics]}`. */
+export const presenceToken = (topics: readonly string[], options?: MintOptions) => mint({ presence: topics }, options);
+
+/** A token for the live dashboard (`GET dashboard` and its data routes). */
+export const dashboardToken = (options?: MintOptions) => mint({ dashboard: true }, options);
+
 export interface TestEvent {
   readonly topic: string;
   readonly event: string;

@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { numSub, readiness, shardNumSub, startRedisCluster, waitUntil, type RedisCluster } from "../helpers/redis.ts";
-import { expectHealthy, postSubmit, RUNTIMES, startServer, type RunningServer } from "../helpers/server.ts";
+import { eventsUrl, expectHealthy, postSubmit, RUNTIMES, startServer, type RunningServer } from "../helpers/server.ts";
 import { suiteClient } from "../helpers/clients.ts";
-import { mint, submitToken } from "../helpers/tokens.ts";
+import { mint, prefixToken, submitToken } from "../helpers/tokens.ts";
 
 describe("clustering through Redis Cluster (sharded pub/sub)", () => {
   let cluster: RedisCluster;
@@ -90,6 +90,20 @@ describe("clustering through Redis Cluster (sharded pub/sub)", () => {
     expect((await elsewhere.next(1))[0]).toMatchObject({ event: "reset", data: "unknown-id" });
     same.close();
     elsewhere.close();
+  });
+
+  test("a prefix grant is refused with 400 (sharded pub/sub has no pattern subscribe); topics-only tokens are served", async () => {
+    for (const server of servers) {
+      const refused = await fetch(eventsUrl(server, prefixToken([topics[0]!], ["user-42/"])));
+      expect({ on: server.runtime, status: refused.status, body: await refused.text() }).toEqual({
+        on: server.runtime,
+        status: 400,
+        body: "prefix grants are not available with REDIS_CLUSTER (sharded pub/sub has no pattern subscribe)",
+      });
+      const served = await subscribe(server, [topics[0]!]);
+      expect(served.response.status).toBe(200);
+      served.close();
+    }
   });
 
   test("the same id to every instance at once, topics on every shard: delivered once", async () => {

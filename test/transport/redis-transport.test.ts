@@ -36,6 +36,21 @@ class RecordingSink {
   get events(): SseEvent[] {
     return this.batches.flat();
   }
+  /** This instance's streams per topic grant and per prefix grant, as the hub would count them. */
+  readonly audience = new Map<string, number>();
+  readonly prefixAudience = new Map<string, number>();
+  audienceSize(topic: string): number {
+    let size = this.audience.get(topic) ?? 0;
+    for (const [prefix, count] of this.prefixAudience) if (topic.startsWith(prefix)) size += count;
+    return size;
+  }
+  grantSize(grant: string, prefix: boolean): number {
+    return (prefix ? this.prefixAudience : this.audience).get(grant) ?? 0;
+  }
+  *grants(): Iterable<readonly [string, boolean, number]> {
+    for (const [topic, count] of this.audience) yield [topic, false, count];
+    for (const [prefix, count] of this.prefixAudience) yield [prefix, true, count];
+  }
 }
 
 const ev = (topic: string, data: string, event = "e"): SseEvent => ({ topic, event, data });
@@ -120,6 +135,8 @@ describe("RedisTransport (in process, real Redis)", () => {
     expect(sink.streamsEnded).toBe(1);
     const refused = await transport.publish([ev("t", "during the outage")]).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(TransportUnavailable);
+    const unanswered = await transport.presence(["t"]).catch((error: unknown) => error);
+    expect(unanswered).toBeInstanceOf(TransportUnavailable);
 
     // A stream opening during the outage…
     transport.topicOpened("t");
@@ -155,6 +172,50 @@ describe("RedisTransport (in process, real Redis)", () => {
     transport.topicClosed("t");
     await subscribers("shared:t", 0); // at once: the history is in Redis, not here
     expect(sink.coverage).toEqual(["+t", "-t"]);
+  });
+
+  test("presence: live instances and their counts summed; presence([]) asks only how many instances", async () => {
+    const [sinkA, sinkB] = [new RecordingSink(), new RecordingSink()];
+    const a = await connect(sinkA, "presence:");
+    const b = await connect(sinkB, "presence:");
+    sinkA.audience.set("t", 2);
+    a.audiencesChanged(["t"], []);
+    sinkB.audience.set("t", 1).set("u", 4);
+    b.audiencesChanged(["t", "u"], []);
+    await waitUntil(async () => (await a.presence(["t"])).topics.t === 3, 3000, "B's count written");
+    expect(await a.presence(["t", "u", "none"])).toEqual({ topics: { t: 3, u: 4, none: 0 }, instances: 2 });
+    expect(await b.presence([])).toEqual({ topics: {}, instances: 2 });
+    // An instance's own streams are read from its hub at the query, not from Redis.
+    sinkA.audience.set("t", 5);
+    expect((await a.presence(["t"])).topics).toEqual({ t: 6 });
+    sinkB.audience.delete("u");
+    b.audiencesChanged(["u"], []);
+    await waitUntil(async () => (await a.presence(["u"])).topics.u === 0, 3000, "B's count of u gone");
+    await b.close();
+    // Closed: gone at once, its hash deleted.
+    expect(await a.presence(["t"])).toEqual({ topics: { t: 5 }, instances: 1 });
+    expect(redis.cli("KEYS", "presence:presence:*").split("\n")).toHaveLength(1);
+  });
+
+  test("presence: another instance's prefix grants count for every topic under them, each stream once", async () => {
+    const [sinkA, sinkB] = [new RecordingSink(), new RecordingSink()];
+    const a = await connect(sinkA, "presence-prefix:");
+    const b = await connect(sinkB, "presence-prefix:");
+    sinkB.prefixAudience.set("user-42/", 2).set("user-4", 1).set("é", 1);
+    sinkB.audience.set("user-42/inbox", 3);
+    b.audiencesChanged(["user-42/inbox"], ["user-42/", "user-4", "é"]);
+    sinkA.prefixAudience.set("user-", 1);
+    await waitUntil(async () => (await a.presence(["user-42/inbox"])).topics["user-42/inbox"] === 7, 3000, "B's prefix counts written");
+    expect((await a.presence(["user-42/inbox", "user-43", "user-", "éa", "other"])).topics).toEqual({
+      "user-42/inbox": 7, // 3 by topic + 2 + 1 by prefix on B, 1 by prefix on A
+      "user-43": 2,
+      "user-": 1,
+      "éa": 1,
+      other: 0,
+    });
+    sinkB.prefixAudience.delete("user-42/");
+    b.audiencesChanged([], ["user-42/"]);
+    await waitUntil(async () => (await a.presence(["user-42/inbox"])).topics["user-42/inbox"] === 5, 3000, "B's prefix count gone");
   });
 
   test("retries back off exponentially, capped, with jitter", () => {

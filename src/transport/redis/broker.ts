@@ -36,9 +36,23 @@ export interface Broker {
   claim(key: string, ttlMs: number): Promise<boolean>;
   /** Deletes `key`: a claim given back because its publish failed. */
   release(key: string): Promise<void>;
+  /**
+   * Runs one command whose keys all lie in `key`'s hash slot, on the node that owns it
+   * (a cluster routes by `key`; one node runs everything). Replies as the client reads
+   * them: strings, numbers, null, arrays of those.
+   */
+  command(key: string, args: readonly string[]): Promise<unknown>;
   /** Resolves once the engine has acknowledged the subscription. */
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
+  /**
+   * Receives every channel that starts with `channelPrefix` (resolves once acknowledged);
+   * undefined where the engine cannot (sharded pub/sub). However many subscriptions of
+   * the broker match a message — its channel's and several prefixes' — `message` is
+   * called for it once.
+   */
+  readonly subscribePrefix: ((channelPrefix: string) => Promise<void>) | undefined;
+  readonly unsubscribePrefix: ((channelPrefix: string) => Promise<void>) | undefined;
   /** Resolves if every node behind the broker answers. */
   ping(): Promise<void>;
   /** Drops every connection at once; pending commands fail. */

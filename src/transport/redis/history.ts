@@ -188,13 +188,17 @@ export class RedisHistory {
     return (await run(APPEND_SCRIPT, keys, args)) === 1;
   }
 
-  /** Reads the cursor and, for a resume, what the client missed; see SharedHistory.start. */
-  async start(run: RunScript, topics: readonly string[], lastEventId: string | undefined): Promise<SharedStart> {
+  /**
+   * Reads the cursor and, for a resume, what the client missed; see SharedHistory.start.
+   * With `prefixes` (a stream granted prefixes), a resume is `no-prefix-replay`: the topics
+   * under a prefix are not known here without scanning every key, so only the cursor is read.
+   */
+  async start(run: RunScript, topics: readonly string[], lastEventId: string | undefined, prefixes = false): Promise<SharedStart> {
     const keys = [this.#clockKey];
     for (const topic of topics) keys.push(this.#streamKey(topic), this.#markKey(topic));
     const client = lastEventId === undefined ? undefined : parseId(lastEventId);
     const args = [this.#epochCandidate, String(this.#limits.maxAgeMs)];
-    if (client) {
+    if (client && !prefixes) {
       args.push(
         client.epoch,
         String(Math.floor(client.position / POSITIONS_PER_MS)),
@@ -208,6 +212,7 @@ export class RedisHistory {
     const afterId = formatId(epoch, after);
     if (lastEventId === undefined) return { after, afterId, missed: undefined };
     if (!client) return { after, afterId, missed: { ok: false, reason: "unknown-id" } };
+    if (prefixes) return { after, afterId, missed: { ok: false, reason: "no-prefix-replay" } };
     if (outcome === "fresh") throw new HistoryReplyError("a resume was answered as a fresh start");
     if (outcome !== "resumed") return { after, afterId, missed: { ok: false, reason: outcome } };
     const events = entries.map(({ topicNumber, entryId, event, data }): NumberedEvent => {

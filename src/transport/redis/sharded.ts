@@ -52,8 +52,12 @@ export async function connectCluster(seeds: readonly string[], events: BrokerEve
     async release(key: string) {
       await cluster.del(key);
     },
+    command: (key, args) => cluster.sendCommand(key, false, [...args]),
     subscribe: (channel) => cluster.sSubscribe(channel, listener, true),
     unsubscribe: (channel) => cluster.sUnsubscribe(channel, listener, true),
+    // Sharded pub/sub has no pattern subscribe: prefix grants are refused in a cluster.
+    subscribePrefix: undefined,
+    unsubscribePrefix: undefined,
     async ping() {
       // Every master: a shard that is down leaves its topics undeliverable.
       await Promise.all(cluster.masters.map(async (master) => (await cluster.nodeClient(master)).ping()));
