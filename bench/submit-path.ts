@@ -6,7 +6,8 @@
  * with `--no-history`, the real server again with SSE_HISTORY_SIZE=0 (no event kept for
  * resuming), to show what the history, on by default, costs a submission; with
  * `--baseline DIR`, the server of another checkout too (DIR/src/entry/<runtime>.ts, with
- * its node_modules), to compare a change with the code before it in the same run.
+ * its node_modules), to compare a change with the code before it in the same run; with
+ * `--history-size N`, ours and the baseline keep N events per topic (SSE_HISTORY_SIZE).
  * wrk drives each in turn with `--conns` connections for `--seconds`, each request the
  * next of 2,000 distinct pre-minted tokens (bench/submit-path.lua), each a single-event
  * submission whose msgpack payload is 50 bytes; round after round, the order rotating.
@@ -16,7 +17,7 @@
  * processes on the machine moves it less). A measurement with any non-2xx answer or socket
  * error fails the run (a request wrk timed out is only reported).
  *
- *   npm run bench:submit -- [--runtimes bun,node,deno] [--naive bun] [--no-history bun] [--baseline DIR] [--rounds 5]
+ *   npm run bench:submit -- [--runtimes bun,node,deno] [--naive bun] [--no-history bun] [--baseline DIR] [--history-size N] [--rounds 5]
  *                           [--seconds 5] [--conns 64] [--threads 2] [--out FILE]
  */
 import { spawnSync } from "node:child_process";
@@ -37,6 +38,7 @@ const { values: args } = parseArgs({
     naive: { type: "string", default: "bun" },
     "no-history": { type: "string", default: "bun" },
     baseline: { type: "string" },
+    "history-size": { type: "string" },
     rounds: { type: "string", default: "5" },
     seconds: { type: "string", default: "5" },
     conns: { type: "string", default: "64" },
@@ -51,6 +53,8 @@ const ROUNDS = Number(args.rounds);
 const SECONDS = Number(args.seconds);
 const TOKENS = 2000;
 const PAYLOAD_BYTES = 50;
+/** `--history-size N`: SSE_HISTORY_SIZE for ours and the baseline (else the default). */
+const historyEnv: Record<string, string> = args["history-size"] === undefined ? {} : { SSE_HISTORY_SIZE: args["history-size"] };
 
 const lines: string[] = [];
 function print(line: string): void {
@@ -91,7 +95,7 @@ function commandWith(runtime: Runtime, script: string): string[] {
 async function start(runtime: Runtime, kind: Target["kind"]): Promise<Target> {
   const floor = kind === "bare" || kind === "naive";
   const server = await startServer(runtime, {
-    env: floor ? { VARIANT: kind } : kind === "ours-nohistory" ? { SSE_HISTORY_SIZE: "0" } : {},
+    env: floor ? { VARIANT: kind } : kind === "ours-nohistory" ? { SSE_HISTORY_SIZE: "0" } : historyEnv,
     ...(floor ? { command: commandWith(runtime, "bench/submit-floors.ts") } : {}),
     ...(kind === "baseline" ? { command: commandWith(runtime, `${args.baseline}/src/entry/${runtime}.ts`) } : {}),
   });

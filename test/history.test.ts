@@ -133,6 +133,56 @@ describe("History", () => {
   });
 });
 
+describe("History: what is kept", () => {
+  test("a non-ASCII event is replayed as the exact bytes handed to live subscribers", () => {
+    const { history, add } = fixture();
+    const start = history.currentId;
+    const live = [add("t", "héllo — 日本 🎉"), add("t", "ascii"), add("t", "ß".repeat(5000))];
+    const result = history.resume(["t"], start);
+    expect(result.ok && result.entries.map((e) => e.frame)).toEqual(live);
+    expect(text(live[0]!)).toBe("id: epoch1-1\ndata: héllo — 日本 🎉\n\n");
+  });
+
+  test("many topics under their count bound: size, bytes and every replay match a model of what is kept", () => {
+    const { history, add } = fixture({ perTopic: 20 });
+    const model = new Map<string, { seq: number; data: string }[]>();
+    const frameBytes = new Map<number, number>();
+    const lost = new Map<string, number>(); // each topic's last event lost to the bound
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    for (let seq = 1; seq <= 20_000; seq++) {
+      const topic = `t${Math.floor(random() * random() * 50)}`; // skewed: some topics hot, some quiet
+      const data = `${seq}:${"é".repeat(seq % 13)}`;
+      frameBytes.set(seq, add(topic, data).length);
+      const kept = model.get(topic) ?? [];
+      kept.push({ seq, data });
+      if (kept.length > 20) lost.set(topic, kept.shift()!.seq);
+      model.set(topic, kept);
+    }
+    const all = [...model.values()].flat();
+    expect(history.size).toBe(all.length);
+    const overhead = (history.bytes - all.reduce((sum, e) => sum + frameBytes.get(e.seq)!, 0)) / all.length;
+    expect(Number.isInteger(overhead) && overhead > 0).toBe(true); // a constant per kept event
+    for (const [topic, kept] of model) {
+      const from = lost.get(topic) ?? 0;
+      const result = history.resume([topic], history.idOf(from));
+      expect({ topic, replay: result.ok ? result.entries.map((e) => text(e.frame).match(/data: (.*)/)![1]) : result.reason }).toEqual({
+        topic,
+        replay: kept.map((e) => e.data),
+      });
+      if (from > 0) expect(history.resume([topic], history.idOf(from - 1))).toEqual({ ok: false, reason: "evicted" });
+    }
+    // Every topic at once, through the prefix path (the global order): all kept since the
+    // last loss of any topic, in seq order; from before that loss, a gap.
+    const since = Math.max(...lost.values());
+    const everything = history.resume([], history.idOf(since), ["t"]);
+    expect(everything.ok && everything.entries.map((e) => text(e.frame).match(/data: (.*)/)![1])).toEqual(
+      all.filter((e) => e.seq > since).sort((a, b) => a.seq - b.seq).map((e) => e.data),
+    );
+    expect(history.resume([], history.idOf(since - 1), ["t"])).toEqual({ ok: false, reason: "evicted" });
+  });
+});
+
 describe("History: resuming prefix grants", () => {
   function prefixFixture(overrides: Partial<HistoryLimits> = {}) {
     const base = fixture(overrides);

@@ -20,6 +20,12 @@ describe("encodeEvent", () => {
     expect(text(encodeEvent("", "a\r\nb\rc\nd"))).toBe("data: a\ndata: b\ndata: c\ndata: d\n\n");
   });
 
+  test("a lone CR or a lone LF splits too", () => {
+    expect(text(encodeEvent("", "a\rb"))).toBe("data: a\ndata: b\n\n");
+    expect(text(encodeEvent("", "a\nb"))).toBe("data: a\ndata: b\n\n");
+    expect(text(encodeEvent("", "\r"))).toBe("data: \ndata: \n\n");
+  });
+
   test("trailing and consecutive line breaks keep their empty lines", () => {
     expect(text(encodeEvent("", "a\n\n"))).toBe("data: a\ndata: \ndata: \n\n");
   });
