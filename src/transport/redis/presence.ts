@@ -6,7 +6,9 @@
  * Keys, under the channel prefix:
  * - `sse:presence:<instance id>` a hash: `alive` → 1, `#<topic>` → the instance's
  *   streams granted that topic, `*<prefix>` → those granted that prefix (a stream's
- *   grants are disjoint, so it is counted once). Written within FLUSH_DELAY_MS of a change (changes in
+ *   grants are disjoint, so it is counted once), `^lengths` → the byte lengths its
+ *   prefixes have, so that a query looks up only prefixes that can exist (a long topic
+ *   costs one lookup per such length, not one per byte). Written within FLUSH_DELAY_MS of a change (changes in
  *   between go together), renewed every HEARTBEAT_MS, expiring DEAD_AFTER_MS after the
  *   last renewal: an instance killed outright stops counting within DEAD_AFTER_MS.
  *   Changed and renewed by one script, so it never lives without its expiry, and a
@@ -31,20 +33,9 @@ export type KeyCommand = (key: string, args: readonly string[]) => Promise<unkno
 const ALIVE = "alive";
 const topicField = (topic: string) => `#${topic}`;
 const prefixField = (prefix: string) => `*${prefix}`;
-
-/**
- * The fields that count streams reached by an event of `topic`: its own, and one per
- * prefix it starts with (cut at code points: a prefix is a whole string).
- */
-function fieldsReaching(topic: string): string[] {
-  const fields = [topicField(topic)];
-  let cut = 0;
-  for (const char of topic) {
-    cut += char.length;
-    fields.push(prefixField(topic.slice(0, cut)));
-  }
-  return fields;
-}
+/** The distinct UTF-8 byte lengths of the instance's prefix grants, comma-separated. */
+const LENGTHS = "^lengths";
+const utf8 = new TextEncoder();
 
 const source = `#!lua
 if ARGV[2] == '1' then redis.call('DEL', KEYS[1])
@@ -63,6 +54,29 @@ return 1
  * none left). Returns 1 if written, 0 if the hash had expired (nothing written).
  */
 export const WRITE_COUNTS_SCRIPT: LuaScript = { source, sha1: createHash("sha1").update(source).digest("hex") };
+
+const querySource = `#!lua
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local lengths = {}
+for n in string.gmatch(redis.call('HGET', KEYS[1], '${LENGTHS}') or '', '%d+') do lengths[#lengths + 1] = tonumber(n) end
+local counts = {}
+for i = 1, #ARGV do
+  local topic = ARGV[i]
+  local count = tonumber(redis.call('HGET', KEYS[1], '#' .. topic) or '0')
+  for _, n in ipairs(lengths) do
+    if n <= #topic then count = count + tonumber(redis.call('HGET', KEYS[1], '*' .. string.sub(topic, 1, n)) or '0') end
+  end
+  counts[i] = count
+end
+return counts
+`;
+
+/**
+ * KEYS: an instance's hash. ARGV: topics. Returns, per topic, the instance's streams an
+ * event of it reaches (its own field plus those of its prefixes, found by the byte
+ * lengths the instance has); nil if the hash is gone (the instance is dead).
+ */
+export const QUERY_COUNTS_SCRIPT: LuaScript = { source: querySource, sha1: createHash("sha1").update(querySource).digest("hex") };
 
 export class RedisPresence {
   readonly #indexKey: string;
@@ -118,21 +132,16 @@ export class RedisPresence {
   async query(command: KeyCommand, topics: readonly string[]): Promise<PresenceCounts> {
     const counts = topics.map((topic) => this.#local.audienceSize(topic));
     const ids = (await command(this.#indexKey, ["SMEMBERS", this.#indexKey])) as string[];
-    const reaching = topics.map(fieldsReaching);
-    const fields = [ALIVE, ...reaching.flat()];
     let instances = 1;
     await Promise.all(
       ids
         .filter((id) => id !== this.#id)
         .map(async (id) => {
           const key = `${this.#indexKey}:${id}`;
-          const reply = (await command(key, ["HMGET", key, ...fields])) as (string | null)[];
-          if (reply[0] === null) return this.#forget(command, id);
+          const reply = (await evalScript(command, QUERY_COUNTS_SCRIPT, key, topics)) as number[] | null;
+          if (reply === null) return this.#forget(command, id);
           instances++;
-          let at = 1;
-          for (let i = 0; i < topics.length; i++) {
-            for (const end = at + reaching[i]!.length; at < end; at++) counts[i]! += Number(reply[at] ?? 0);
-          }
+          for (let i = 0; i < topics.length; i++) counts[i]! += Number(reply[i] ?? 0);
         }),
     );
     return { topics: Object.fromEntries(topics.map((topic, i) => [topic, counts[i]!])), instances };
@@ -143,6 +152,13 @@ export class RedisPresence {
     this.detach();
     await command(this.#key, ["DEL", this.#key]);
     await command(this.#indexKey, ["SREM", this.#indexKey, this.#id]);
+  }
+
+  /** The distinct byte lengths of this instance's prefix grants now (a field value; never "0", which deletes). */
+  #prefixLengths(): string {
+    const lengths = new Set<number>();
+    for (const [grant, prefix] of this.#local.grants()) if (prefix) lengths.add(utf8.encode(grant).length);
+    return `,${[...lengths].join(",")}`;
   }
 
   /** An instance whose hash expired: gone from the set (it adds itself again if it was only stalled). */
@@ -168,6 +184,7 @@ export class RedisPresence {
       const args = [String(DEAD_AFTER_MS), whole ? "1" : "0"];
       if (whole) for (const [grant, prefix, count] of this.#local.grants()) args.push(prefix ? prefixField(grant) : topicField(grant), String(count));
       else for (const field of dirty) args.push(field, String(this.#local.grantSize(field.slice(1), field.startsWith("*"))));
+      args.push(LENGTHS, this.#prefixLengths());
       if ((await evalScript(command, WRITE_COUNTS_SCRIPT, this.#key, args)) !== 1) this.#whole = true;
       else await command(this.#indexKey, ["SADD", this.#indexKey, this.#id]);
     } catch (error) {
