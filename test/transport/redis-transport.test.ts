@@ -213,9 +213,10 @@ describe("RedisTransport (in process, real Redis)", () => {
       "éa": 1,
       other: 0,
     });
-    // A long topic costs one lookup per prefix length B has (3 here), not one per byte:
-    // a field per byte of 30,000 would be 450 MB of arguments.
-    const long = `user-42/${"x".repeat(30_000)}`;
+    // A long topic costs one lookup per prefix length B has (3 here), not one per byte: a
+    // field per byte of 40,000 would be 800 MB of arguments, and Redis would not answer
+    // within the command timeout (the query then fails and the connection counts as lost).
+    const long = `user-42/${"x".repeat(40_000)}`;
     expect((await a.presence([long])).topics[long]).toBe(4); // 2 + 1 on B, 1 on A
     sinkB.prefixAudience.delete("user-42/");
     b.audiencesChanged([], ["user-42/"]);
