@@ -16,7 +16,8 @@
  */
 import { formatId, randomEpoch } from "./position.ts";
 import { prefixIndexOf, type PrefixIndex } from "./prefixes.ts";
-import { encodeEvent } from "./sse.ts";
+import { Journal, NONE, RECORD_BYTES } from "./journal.ts";
+import { asciiFrameBound, encodeEvent, writeAsciiFrame } from "./sse.ts";
 
 export interface HistoryLimits {
   /** Events kept per topic (at least 1; with history off there is no History at all). */
@@ -25,13 +26,11 @@ export interface HistoryLimits {
   readonly maxBytes: number;
 }
 
-/** A stored event, its frame already carrying its `id:`. */
+/** A kept event, as a resume hands it back: its frame carries its `id:`. */
 export interface Entry {
   readonly seq: number;
   readonly topic: string;
   readonly frame: Uint8Array;
-  readonly time: number;
-  evicted: boolean;
 }
 
 export type ResumeResult =
@@ -41,26 +40,35 @@ export type ResumeResult =
 /** Why a resume cannot be served; sent to the client as the data of the `reset` event. */
 export type GapReason = "history-off" | "unknown-id" | "evicted" | "no-prefix-replay";
 
-/** Per-entry bookkeeping beyond the frame's bytes, for the memory bound. */
-const ENTRY_OVERHEAD = 192; // measured: 150-200 bytes of heap per kept event beyond its frame (bench/history-cost.ts)
+/**
+ * What one kept event costs beyond its frame, for the memory bound: its journal record,
+ * with room for the record array's spare capacity (it doubles as it grows).
+ */
+const SLOT_BYTES = 2 * RECORD_BYTES;
 
 export class History {
   readonly epoch: string;
   readonly #limits: HistoryLimits;
   readonly #clock: () => number;
-  readonly #topics = new Map<string, TopicLog>();
-  /** Every live entry in seq order (plus evicted ones not yet swept), for age and byte eviction. */
-  readonly #all = new Deque<Entry>();
+  readonly #journal = new Journal();
+  /** Topics with something kept (or an eviction point still needed), by the number the journal knows them by. */
+  readonly #topicNumbers = new Map<string, number>();
+  readonly #topicNames: (string | undefined)[] = [];
+  /** Per topic number: the highest seq the topic lost to its count bound. */
+  readonly #evictedUpTo: number[] = [];
+  readonly #freeNumbers: number[] = [];
   #seq = 0;
   /** The highest seq evicted by age or memory, in any topic. */
   #floor = 0;
-  #bytes = 0;
-  #garbage = 0;
   /**
    * With a transport that receives only some topics (Redis), the topics it receives now;
    * undefined when every event of every topic passes through this process.
    */
   readonly #covered: Set<string> | undefined;
+  /** Every id but its last part: `<epoch>-`. */
+  readonly #idPrefix: string;
+  /** Whether frames can be written in place (writeAsciiFrame): a random epoch is, one given need not be. */
+  readonly #asciiIds: boolean;
 
   constructor(
     limits: HistoryLimits,
@@ -69,6 +77,8 @@ export class History {
     this.#limits = limits;
     this.#clock = options.clock ?? Date.now;
     this.epoch = options.epoch ?? randomEpoch();
+    this.#idPrefix = formatId(this.epoch, 0).slice(0, -1);
+    this.#asciiIds = /^[\x00-\x7f]*$/.test(this.#idPrefix);
     this.#covered = options.partialCoverage ? new Set() : undefined;
   }
 
@@ -76,11 +86,9 @@ export class History {
   coverageGained(topic: string): void {
     if (!this.#covered) return;
     this.#covered.add(topic);
-    let log = this.#topics.get(topic);
-    if (!log) this.#topics.set(topic, (log = new TopicLog()));
     // A position of its own: what was missed lies before it, even if no event was numbered
     // here meanwhile, so a client that saw the previous position cannot resume past the gap.
-    log.evictedUpTo = ++this.#seq;
+    this.#evictedUpTo[this.#numberOf(topic)] = ++this.#seq;
   }
 
   /** `topic` (every topic if omitted) no longer arrives here. */
@@ -89,17 +97,18 @@ export class History {
     else this.#covered?.delete(topic);
   }
 
+  /** What the kept events are accounted to take: their frames, and SLOT_BYTES each. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#journal.frameBytes + this.#journal.size * SLOT_BYTES;
   }
 
   /** Topics with something kept (or an eviction point still needed). */
   get topicCount(): number {
-    return this.#topics.size;
+    return this.#topicNumbers.size;
   }
 
   get size(): number {
-    return this.#all.length - this.#garbage;
+    return this.#journal.size;
   }
 
   /** The id of the newest event, i.e. "everything up to now". */
@@ -111,20 +120,34 @@ export class History {
     return formatId(this.epoch, seq);
   }
 
-  /** Numbers an event and keeps it. Returns its framed bytes, `id:` included. */
-  append(topic: string, event: string, data: string): Uint8Array {
+  /**
+   * Numbers an event and keeps it. With `framed`, returns its frame (`id:` included) for
+   * the streams that take it now; else the frame is only written where it is kept.
+   */
+  append(topic: string, event: string, data: string, framed: false): undefined;
+  append(topic: string, event: string, data: string, framed?: true): Uint8Array;
+  append(topic: string, event: string, data: string, framed?: boolean): Uint8Array | undefined;
+  append(topic: string, event: string, data: string, framed = true): Uint8Array | undefined {
     const seq = ++this.#seq;
-    const frame = encodeEvent(event, data, this.idOf(seq));
     const time = this.#clock();
-    const entry: Entry = { seq, topic, frame, time, evicted: false };
-    let log = this.#topics.get(topic);
-    if (!log) this.#topics.set(topic, (log = new TopicLog()));
-    log.entries.push(entry);
-    this.#all.push(entry);
-    this.#bytes += frame.length + ENTRY_OVERHEAD;
-    if (log.entries.length > this.#limits.perTopic) this.#evictFromTopic(log);
+    const number = this.#numberOf(topic);
+    const frame = framed ? encodeEvent(event, data, this.idOf(seq)) : undefined;
+    if (frame || !this.#asciiIds || !this.#writeKept(seq, time, number, event, data)) {
+      this.#journal.append(seq, time, number, frame ?? encodeEvent(event, data, this.idOf(seq)));
+    }
+    if (this.#journal.countOf(number) > this.#limits.perTopic) this.#evictedUpTo[number] = this.#journal.dropOldestOf(number);
     this.#sweep(time);
     return frame;
+  }
+
+  /** Writes an ASCII one-line event's frame straight where it is kept; false if it is not one. */
+  #writeKept(seq: number, time: number, number: number, event: string, data: string): boolean {
+    const journal = this.#journal;
+    const chunk = journal.reserve(asciiFrameBound(this.#idPrefix, event, data));
+    const length = writeAsciiFrame(chunk, journal.writeOffset, this.#idPrefix, seq, event, data);
+    if (length < 0) return false;
+    journal.commit(seq, time, number, length);
+    return true;
   }
 
   /**
@@ -140,9 +163,10 @@ export class History {
     const missed: Entry[] = [];
     for (const topic of topics) {
       if (this.#covered && !this.#covered.has(topic)) return { ok: false, reason: "evicted" };
-      const log = this.#topics.get(topic);
-      if (Math.max(this.#floor, log?.evictedUpTo ?? 0) > seq) return { ok: false, reason: "evicted" };
-      if (log) log.collectAfter(seq, missed);
+      const number = this.#topicNumbers.get(topic);
+      const evictedUpTo = number === undefined ? 0 : this.#evictedUpTo[number]!;
+      if (Math.max(this.#floor, evictedUpTo) > seq) return { ok: false, reason: "evicted" };
+      if (number !== undefined) this.#collectAfter(topic, number, seq, missed);
     }
     // Each topic's run is in order; several topics interleave by position.
     if (topics.length > 1) missed.sort((a, b) => a.seq - b.seq);
@@ -160,14 +184,27 @@ export class History {
     // Coverage is tracked per topic only (prefix grants are not served in a Redis Cluster).
     if (this.#covered) return { ok: false, reason: "evicted" };
     if (this.#floor > seq) return { ok: false, reason: "evicted" };
+    const journal = this.#journal;
     const missed: Entry[] = [];
-    for (let i = this.#all.firstAfter(seq); i < this.#all.length; i++) {
-      const entry = this.#all.at(i);
-      if (entry.evicted || !(topics.has(entry.topic) || prefixes.matchesAny(entry.topic))) continue;
-      if (this.#topics.get(entry.topic)!.evictedUpTo > seq) return { ok: false, reason: "evicted" };
-      missed.push(entry);
+    for (let slot = journal.firstAfter(seq); slot < journal.end; slot++) {
+      if (journal.isDead(slot)) continue;
+      const number = journal.topicOf(slot);
+      const topic = this.#topicNames[number]!;
+      if (!(topics.has(topic) || prefixes.matchesAny(topic))) continue;
+      if (this.#evictedUpTo[number]! > seq) return { ok: false, reason: "evicted" };
+      missed.push({ seq: journal.seqOf(slot), topic, frame: journal.frameOf(slot) });
     }
     return { ok: true, entries: missed };
+  }
+
+  /** Appends `topic`'s kept events after `seq` to `out`, in order: read newest first, back to `seq`. */
+  #collectAfter(topic: string, number: number, seq: number, out: Entry[]): void {
+    const journal = this.#journal;
+    const from = out.length;
+    for (let slot = journal.newestOf(number); slot !== NONE && journal.seqOf(slot) > seq; slot = journal.previousInTopic(slot)) {
+      out.push({ seq: journal.seqOf(slot), topic, frame: journal.frameOf(slot) });
+    }
+    for (let i = from, j = out.length - 1; i < j; i++, j--) [out[i], out[j]] = [out[j]!, out[i]!];
   }
 
   /** Drops what has aged out; called on each append and from the heartbeat tick. */
@@ -184,101 +221,33 @@ export class History {
     return seq <= this.#seq ? seq : undefined;
   }
 
-  #evictFromTopic(log: TopicLog): void {
-    const entry = log.entries.shift()!;
-    log.evictedUpTo = entry.seq;
-    this.#drop(entry);
-    this.#garbage++;
-    // Entries evicted per topic stay in #all until swept; compact when they dominate.
-    if (this.#garbage > 1024 && this.#garbage > this.#all.length / 2) {
-      this.#all.retain((e) => !e.evicted);
-      this.#garbage = 0;
-    }
+  /** The number the journal knows `topic` by, given one if it has none. */
+  #numberOf(topic: string): number {
+    let number = this.#topicNumbers.get(topic);
+    if (number !== undefined) return number;
+    number = this.#freeNumbers.pop() ?? this.#topicNames.length;
+    this.#topicNumbers.set(topic, number);
+    this.#topicNames[number] = topic;
+    this.#evictedUpTo[number] = 0;
+    return number;
   }
 
   #sweep(now: number): void {
     const oldest = now - this.#limits.maxAgeMs;
-    for (;;) {
-      const head = this.#all.peek();
-      if (!head) return;
-      if (head.evicted) {
-        this.#all.shift();
-        this.#garbage--;
-        continue;
-      }
-      if (head.time >= oldest && this.#bytes <= this.#limits.maxBytes) return;
-      this.#all.shift();
-      this.#floor = head.seq;
-      const log = this.#topics.get(head.topic)!;
-      log.entries.shift(); // the globally oldest live entry is the oldest of its topic
-      this.#drop(head);
-      if (log.entries.length === 0 && log.evictedUpTo <= this.#floor) this.#topics.delete(head.topic);
+    const journal = this.#journal;
+    for (let slot = journal.oldest(); slot !== NONE; slot = journal.oldest()) {
+      if (journal.timeOf(slot) >= oldest && this.bytes <= this.#limits.maxBytes) return;
+      this.#floor = journal.seqOf(slot);
+      const number = journal.topicOf(slot);
+      journal.dropOldest(); // the globally oldest live event is the oldest of its topic
+      if (journal.countOf(number) === 0 && this.#evictedUpTo[number]! <= this.#floor) this.#forget(number);
     }
   }
 
-  #drop(entry: Entry): void {
-    entry.evicted = true;
-    this.#bytes -= entry.frame.length + ENTRY_OVERHEAD;
-  }
-}
-
-class TopicLog {
-  readonly entries = new Deque<Entry>();
-  /** The highest seq this topic lost to its count bound. */
-  evictedUpTo = 0;
-
-  /** Appends the entries after `seq` to `out`, by binary search on the ordered log. */
-  collectAfter(seq: number, out: Entry[]): void {
-    for (let i = this.entries.firstAfter(seq); i < this.entries.length; i++) out.push(this.entries.at(i));
-  }
-}
-
-/** An array with O(1) amortised shift: a moving head, compacted now and then. */
-class Deque<T> {
-  #items: T[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  peek(): T | undefined {
-    return this.#head < this.#items.length ? this.#items[this.#head] : undefined;
-  }
-
-  at(index: number): T {
-    return this.#items[this.#head + index]!;
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head]!;
-    this.#items[this.#head++] = undefined as T; // let it be collected
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  /** The index of the first item whose seq is above `seq` (items in seq order), by binary search. */
-  firstAfter(this: Deque<Entry>, seq: number): number {
-    let lo = 0;
-    let hi = this.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.at(mid).seq <= seq) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  retain(keep: (item: T) => boolean): void {
-    this.#items = this.#items.slice(this.#head).filter(keep);
-    this.#head = 0;
+  /** A topic with nothing kept and no eviction point a client could still be told of. */
+  #forget(number: number): void {
+    this.#topicNumbers.delete(this.#topicNames[number]!);
+    this.#topicNames[number] = undefined;
+    this.#freeNumbers.push(number);
   }
 }

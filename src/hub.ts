@@ -176,7 +176,7 @@ export class Hub {
         }
       }
       // With history, every event is numbered and kept, heard now or not.
-      const frame = this.history ? this.history.append(topic, event, data) : audience && encodeEvent(event, data);
+      const frame = this.history ? this.history.append(topic, event, data, audience !== undefined) : audience && encodeEvent(event, data);
       if (audience && frame) deliveries += this.#fanOut(audience, frame);
     }
     return deliveries;

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { History, type HistoryLimits } from "../src/history.ts";
+import { encodeEvent } from "../src/sse.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const limits: HistoryLimits = { perTopic: 100, maxAgeMs: 60_000, maxBytes: 1 << 20 };
@@ -141,6 +142,22 @@ describe("History: what is kept", () => {
     const result = history.resume(["t"], start);
     expect(result.ok && result.entries.map((e) => e.frame)).toEqual(live);
     expect(text(live[0]!)).toBe("id: epoch1-1\ndata: héllo — 日本 🎉\n\n");
+  });
+
+  test("an event kept unframed (no stream takes it now) is replayed as encodeEvent frames it", () => {
+    const { history } = fixture();
+    const start = history.currentId;
+    const events: [string, string][] = [["", "ascii"], ["named", "é — 日本"], ["", "two\nlines"], ["n", ""], ["", "x".repeat(300_000)]];
+    for (const [event, data] of events) expect(history.append("t", event, data, false)).toBeUndefined();
+    const result = history.resume(["t"], start);
+    expect(result.ok && result.entries.map((e) => e.frame)).toEqual(events.map(([event, data], i) => encodeEvent(event, data, history.idOf(i + 1))));
+  });
+
+  test("an epoch given that is not ASCII still gets encodeEvent's frames", () => {
+    const history = new History(limits, { epoch: "é" });
+    history.append("t", "", "x", false);
+    const result = history.resume(["t"], "é-0");
+    expect(result.ok && result.entries.map((e) => e.frame)).toEqual([encodeEvent("", "x", "é-1")]);
   });
 
   test("many topics under their count bound: size, bytes and every replay match a model of what is kept", () => {

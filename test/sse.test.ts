@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { encodeComment, encodeEvent, encodeOpenFrame, HEARTBEAT_FRAME, OPEN_FRAME } from "../src/sse.ts";
+import { asciiFrameBound, encodeComment, encodeEvent, encodeOpenFrame, HEARTBEAT_FRAME, OPEN_FRAME, writeAsciiFrame } from "../src/sse.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
@@ -62,5 +62,39 @@ describe("encodeOpenFrame", () => {
     expect(encodeOpenFrame("5-2")).toBe(first);
     expect(text(encodeOpenFrame("5-3"))).toBe(": ok\nid: 5-3\n\n");
     expect(text(encodeOpenFrame("5-2"))).toBe(": ok\nid: 5-2\n\n");
+  });
+});
+
+describe("writeAsciiFrame", () => {
+  /** What writeAsciiFrame writes within its bound, or -1; the bytes past the bound are checked untouched. */
+  function written(idPrefix: string, seq: number, event: string, data: string): Uint8Array | -1 {
+    const bound = asciiFrameBound(idPrefix, event, data);
+    const target = new Uint8Array(3 + bound + 8).fill(0xee);
+    const length = writeAsciiFrame(target, 3, idPrefix, seq, event, data);
+    expect(target.subarray(3 + bound).every((b) => b === 0xee)).toBe(true);
+    return length < 0 ? -1 : target.slice(3, 3 + length);
+  }
+
+  test("writes exactly encodeEvent's bytes for an ASCII event on one line, whatever the position", () => {
+    let seed = 5;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const ascii = (max: number) => Array.from({ length: Math.floor(random() * max) }, () => String.fromCharCode(32 + Math.floor(random() * 95))).join("");
+    const seqs = [0, 1, 35, 36, 1295, 1296, 2 ** 31, 2 ** 32 + 7, Number.MAX_SAFE_INTEGER];
+    for (let i = 0; i < 2000; i++) {
+      const seq = i < seqs.length ? seqs[i]! : Math.floor(random() * 2 ** (1 + Math.floor(random() * 52)));
+      const event = random() < 0.3 ? "" : ascii(12);
+      const data = ascii(200);
+      expect(written("k3x9-", seq, event, data)).toEqual(encodeEvent(event, data, `k3x9-${seq.toString(36)}`));
+    }
+  });
+
+  test("declines (-1) what encodeEvent must frame: non-ASCII, and line breaks in data or name", () => {
+    const long = "x".repeat(60); // past the length where TextEncoder writes the line
+    const declined = [["", "é"], ["", "a\nb"], ["", "a\rb"], ["", "a\r\nb"], ["n\n", "x"], ["ü", "x"], ["", "\u{1f389}"], ["", "\x7f\x80"]];
+    declined.push(["", long + "é"], ["", "é" + long], ["", long + "\n"], ["", "\r" + long], ["", long + "\ud800"], ["", long + "\u{1f389}"]);
+    for (const [event, data] of declined) {
+      expect(written("e-", 1, event!, data!)).toBe(-1);
+    }
+    expect(written("e-", 1, "", "\x7f")).toEqual(encodeEvent("", "\x7f", "e-1")); // DEL is ASCII
   });
 });
