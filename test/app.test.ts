@@ -3,7 +3,7 @@
  * answered, not only what the answer is.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { createApp } from "../src/app.ts";
+import { createApp, hasPath } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { DashboardFeed } from "../src/dashboard/feed.ts";
 import { Hub } from "../src/hub.ts";
@@ -69,6 +69,38 @@ describe("app, POST submit", () => {
     const tooLarge = await submit("x", { "content-length": String(server.config.maxBodyBytes + 1) });
     expect([forged.status, badPayload.status, tooLarge.status]).toEqual([401, 400, 413]);
     for (const answer of [forged, badPayload, tooLarge]) expect(corsOf(answer)).toBe("*");
+  });
+
+  // The exact path is answered before Hono's router (src/app.ts, `app.fetch`); any other
+  // spelling of it reaches the same handler through the router. Either way, the same answer.
+  test("the exact path and other spellings of it (routed by Hono) answer alike, byte for byte", async () => {
+    const answerOf = async (path: string, body: string, headers: Record<string, string> = {}) => {
+      const answer = await server.fetch(new Request(`http://127.0.0.1${path}`, { method: "POST", body, headers }));
+      return { status: answer.status, text: await answer.text(), headers: [...answer.headers].sort() };
+    };
+    const bodies: [string, Record<string, string>?][] = [
+      [submitToken([{ topic: "spelling", event: "e", data: "d" }])],
+      ["not-a-token"],
+      [""],
+      [subscribeToken(["not", "events"])],
+      ["x", { "content-length": String(server.config.maxBodyBytes + 1) }],
+    ];
+    for (const [body, headers] of bodies) {
+      const exact = await answerOf("/submit", body, headers);
+      expect(await answerOf("/sub%6Dit", body, headers)).toEqual(exact);
+      expect(await answerOf("/submit?x=1", body, headers)).toEqual(exact);
+    }
+    expect((await answerOf("/submit/", "x")).status).toBe(404); // as Hono has it: no trailing slash
+  });
+
+  test("hasPath reads a URL's path as Hono does: exact, a query allowed after it", () => {
+    expect(hasPath("http://127.0.0.1:8000/submit", "/submit")).toBe(true);
+    expect(hasPath("https://h/sse/submit?a=1", "/sse/submit")).toBe(true);
+    expect(hasPath("http://h/submit/", "/submit")).toBe(false);
+    expect(hasPath("http://h/submits", "/submit")).toBe(false);
+    expect(hasPath("http://h/x/submit", "/submit")).toBe(false);
+    expect(hasPath("http://submit/", "/submit")).toBe(false); // a host named so
+    expect(hasPath("http://h/sse/submit", "/submit")).toBe(false);
   });
 
   test("POST presence, the other POST route, keeps the CORS header (from the middleware)", async () => {
