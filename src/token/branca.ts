@@ -84,7 +84,9 @@ class Codec implements Branca {
     if (n < MIN_LENGTH) throw new TokenError("too_short", `token is ${n} bytes, minimum is ${MIN_LENGTH}`);
     if (bin[0] !== VERSION) throw new TokenError("version", `unsupported token version 0x${bin[0].toString(16)}`);
     const timestamp = ((bin[1] << 24) | (bin[2] << 16) | (bin[3] << 8) | bin[4]) >>> 0;
-    const payload = this.#aead.open(bin.subarray(HEADER), bin.subarray(0, HEADER), bin.subarray(5, HEADER), this.#key);
+    // Copies, not views: on Bun a view of a fresh array first gives that array a buffer of
+    // its own, which costs twice as much as copying these few bytes (about 0.2 vs 0.1 µs).
+    const payload = this.#aead.open(bin.slice(HEADER), bin.slice(0, HEADER), bin.slice(5, HEADER), this.#key);
     if (payload === null) throw new TokenError("forged", "token authentication failed");
     checkTtl(timestamp, options);
     return { payload, timestamp };
