@@ -57,3 +57,20 @@ console.log(`dispatch, history off: ${median(off).toFixed(0)} ns/event (min ${Ma
 console.log(`no subscriber, history on : ${median(unheardOn).toFixed(0)} ns/event (min ${Math.min(...unheardOn).toFixed(0)}, max ${Math.max(...unheardOn).toFixed(0)})`);
 console.log(`no subscriber, history off: ${median(unheardOff).toFixed(0)} ns/event (min ${Math.min(...unheardOff).toFixed(0)}, max ${Math.max(...unheardOff).toFixed(0)})`);
 console.log(`history memory: ${bytesPerEvent.toFixed(0)} bytes of memory per kept event (data ${DATA.length} B, ${(kept.bytes / kept.size).toFixed(0)} B accounted by SSE_HISTORY_MAX_BYTES)`);
+
+// Pauses: every topic at its count bound, each event drops its topic's oldest; once the
+// dropped outnumber the kept, the journal copies the kept into fresh arrays in one go.
+const full = new History(defaults);
+const pauses: number[] = [];
+const STEADY = 6 * TOPICS * defaults.perTopic;
+for (let i = 0; i < STEADY; i++) {
+  const started = performance.now();
+  full.append(`topic-${(i * 7919) % TOPICS}`, "update", DATA, false);
+  const ms = performance.now() - started;
+  if (ms > 1) pauses.push(ms);
+}
+pauses.sort((a, b) => b - a);
+console.log(
+  `pauses: ${STEADY} appends at the count bound (${full.size} kept): ${pauses.length} took over 1 ms, ` +
+    `the longest ${pauses.slice(0, 5).map((ms) => ms.toFixed(1)).join(", ")} ms`,
+);
