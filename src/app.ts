@@ -426,17 +426,24 @@ export function createApp(deps: AppDeps): Hono {
   // 2.5 µs of the server's CPU a submission on Bun (BENCHMARKS.md, "Submitting"). Every
   // other request, other spellings of that path included, is routed as usual; tests use
   // `app.request`, which calls this too.
+  // A base path with a character Hono reads otherwise (an escape, a pattern) is left to it.
   const submitPath = `${config.basePath}/submit`;
   const route = app.fetch;
-  app.fetch = (request, env, executionCtx) =>
-    request.method === "POST" && hasPath(request.url, submitPath) ? submit(request) : route(request, env, executionCtx);
+  if (/^[\w./~-]*$/.test(submitPath)) {
+    app.fetch = (request, env, executionCtx) =>
+      request.method === "POST" && hasPath(request.url, submitPath) ? submit(request) : route(request, env, executionCtx);
+  }
 
   return app;
 }
 
-/** Whether an absolute URL's path is exactly `path`, a query allowed after it (as Hono reads a path). */
+/**
+ * Whether an absolute URL's path is exactly `path`, a query allowed after it. The path
+ * starts where Hono's `getPath` starts it, even in a URL with an empty host (Deno.serve
+ * builds `request.url` from the Host header as sent).
+ */
 export function hasPath(url: string, path: string): boolean {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const start = url.indexOf("/", url.indexOf(":") + 4);
   if (start < 0 || !url.startsWith(path, start)) return false;
   const end = start + path.length;
   return end === url.length || url.charCodeAt(end) === 0x3f; // "?"

@@ -27,6 +27,21 @@ const server = await createSseServer(
 );
 afterAll(() => server.close());
 
+/** An app of its own, on `transport` (else in memory), configured from `env`. */
+function appOf(env: Record<string, string> = {}, transport: Transport = new MemoryTransport(noSink)) {
+  const config = loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent", ...env });
+  const hub = new Hub();
+  const tokens = new TokenVerifier({ branca: createBranca(config.secret), secret: config.secret, ttlSeconds: config.tokenTtlSeconds });
+  const metrics = new Metrics(hub, tokens);
+  const dashboard = new DashboardFeed({ hub, metrics, transport, clustered: false });
+  const app = createApp({ config, hub, transport, tokens, logger: createLogger("silent", () => {}), metrics, dashboard });
+  // Counts the requests that go through Hono's router.
+  const match = app.router.match.bind(app.router);
+  let routed = 0;
+  app.router.match = (method, path) => (routed++, match(method, path));
+  return { app, metrics, routed: () => routed, close: () => dashboard.close() };
+}
+
 describe("app", () => {
   // Opening a stream is the hot path of a connect storm: one handler, no middleware chain,
   // so Hono answers with the Response itself rather than a Promise of it.
@@ -101,6 +116,27 @@ describe("app, POST submit", () => {
     expect(hasPath("http://h/x/submit", "/submit")).toBe(false);
     expect(hasPath("http://submit/", "/submit")).toBe(false); // a host named so
     expect(hasPath("http://h/sse/submit", "/submit")).toBe(false);
+    expect(hasPath("http:///sse/submit", "/sse/submit")).toBe(false); // Hono reads /submit
+    expect(hasPath("http:///sse/submit", "/submit")).toBe(true);
+  });
+
+  test("the exact path goes by no router; other spellings do", async () => {
+    const { app, routed, close } = appOf();
+    const token = submitToken([{ topic: "router", event: "e", data: "d" }]);
+    expect((await app.fetch(new Request("http://127.0.0.1/submit", { method: "POST", body: token }))).status).toBe(200);
+    expect(routed()).toBe(0);
+    expect((await app.fetch(new Request("http://127.0.0.1/sub%6Dit", { method: "POST", body: token }))).status).toBe(200);
+    expect(routed()).toBe(1);
+    close();
+  });
+
+  test("a base path Hono reads otherwise (an escape, a pattern) is left to its router", async () => {
+    for (const basePath of ["/a%62", "/:t"]) {
+      const { app, routed, close } = appOf({ BASE_PATH: basePath });
+      await app.fetch(new Request(`http://127.0.0.1${basePath}/submit`, { method: "POST", body: "x" }));
+      expect({ basePath, routed: routed() }).toEqual({ basePath, routed: 1 });
+      close();
+    }
   });
 
   test("POST presence, the other POST route, keeps the CORS header (from the middleware)", async () => {
@@ -112,23 +148,18 @@ describe("app, POST submit", () => {
   });
 
   test("a transport that cannot take it: 503 with Retry-After and the CORS header, nothing counted", async () => {
-    const config = loadConfig({ SSE_SECRET: SECRET_HEX, LOG_LEVEL: "silent" });
-    const hub = new Hub();
     const down: Transport = Object.assign(new MemoryTransport(noSink), {
       ready: false,
       publish: () => Promise.reject(new TransportUnavailable("event broker (Redis) is unavailable; retry later")),
     });
-    const tokens = new TokenVerifier({ branca: createBranca(config.secret), secret: config.secret, ttlSeconds: config.tokenTtlSeconds });
-    const metrics = new Metrics(hub, tokens);
-    const dashboard = new DashboardFeed({ hub, metrics, transport: down, clustered: false });
-    const app = createApp({ config, hub, transport: down, tokens, logger: createLogger("silent", () => {}), metrics, dashboard });
+    const { app, metrics, close } = appOf({}, down);
     const token = submitToken([{ topic: "down", event: "e", data: "d" }]);
     const answer = await app.fetch(new Request("http://127.0.0.1/submit", { method: "POST", body: token }));
     expect(answer.status).toBe(503);
     expect(answer.headers.get("retry-after")).toBe("2");
     expect(corsOf(answer)).toBe("*");
     expect(await metrics.render()).toMatch(/^sse_submissions_total 0$/m);
-    dashboard.close();
+    close();
   });
 });
 
