@@ -37,7 +37,7 @@ export const listenWithNode: Listen = (fetch, config) =>
 const writingEventStreams =
   (fetch: FetchHandler) =>
   (request: Request, env: HttpBindings | Http2Bindings): Response | Promise<Response> => {
-    const refused = refuseFaultyFraming(env);
+    const refused = refuseFaultyFraming(env) ?? refuseCredentialsInTarget(env);
     if (refused) return refused;
     // The app never reads node-server's bindings; it is told instead that streams are claimed.
     const response = fetch(request, CLAIMING_SERVER);
@@ -68,6 +68,19 @@ function refuseFaultyFraming(env: HttpBindings | Http2Bindings): Response | unde
   outgoing.shouldKeepAlive = false;
   const reason = faulty ? "Transfer-Encoding in an HTTP/1.0 request" : "a request with faulty framing came before";
   return new Response(`bad request: ${reason}`, { status: 400, headers: { connection: "close" } });
+}
+
+/**
+ * An absolute-form request target with credentials (`POST http://user@host/submit`):
+ * node-server takes it as the request's URL, from which Node's Request cannot be made, so
+ * the app's first read of the request would throw (a 500). It is the client's mistake.
+ */
+function refuseCredentialsInTarget(env: HttpBindings | Http2Bindings): Response | undefined {
+  const target = env.incoming.url;
+  if (target === undefined || target.startsWith("/") || !URL.canParse(target)) return undefined;
+  const { username, password } = new URL(target);
+  if (username === "" && password === "") return undefined;
+  return new Response("bad request: credentials in the request target", { status: 400 });
 }
 
 /** Writes `response` here if it is an event stream (then node-server is told it was sent). */

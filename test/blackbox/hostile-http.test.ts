@@ -237,6 +237,22 @@ for (const kind of ALL_SERVERS) {
       expect(CANARY_CORPUS.filter((c) => c.bytes.split(CANARY_REQUESTS.get(c.id)!).length !== 2).map((c) => c.id)).toEqual([]);
     });
 
+    // node:http hands node-server such a target as the URL, which Node's Request refuses.
+    test("an absolute-form target with credentials is the client's mistake: never a 500", async () => {
+      const token = submitToken([{ topic: "credentials", event: "", data: "x" }]);
+      for (const target of ["http://a@h/submit", "http://a:b@h/submit", "http://a@h/ping"]) {
+        const method = target.endsWith("submit") ? "POST" : "GET";
+        const request = `${method} ${target} HTTP/1.1\r\nHost: h\r\nContent-Length: ${token.length}\r\n\r\n${token}`;
+        const exchange = await exchangeRaw(server.port, request + MARKER, { done: markerAnswered });
+        const [status] = finalStatuses(exchange.received);
+        expect({ target, server: status! < 500 }).toEqual({ target, server: true });
+      }
+      if (kind === "node" || kind === "deno-node") {
+        const exchange = await exchangeRaw(server.port, `GET http://a@h/ping HTTP/1.1\r\nHost: h\r\n\r\n${MARKER}`, { done: markerAnswered });
+        expect(finalStatuses(exchange.received)).toEqual([400, 200]);
+      }
+    });
+
     test("the marker's answer is told apart and ends a case", async () => {
       const plain = await exchangeRaw(server.port, `GET /ping HTTP/1.1\r\nHost: h\r\n\r\n${MARKER}`, { done: markerAnswered });
       expect({ end: plain.end, statuses: statusCodes(plain.received) }).toEqual({ end: "done", statuses: [200, 200] });
