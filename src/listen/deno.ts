@@ -29,6 +29,18 @@ const listenWithDenoServe: Listen = (fetch, config) =>
               Promise.race([shuttingDown ??= server.shutdown(), new Promise<void>((r) => setTimeout(r, 1000))]),
           }),
       },
-      fetch,
+      (request) => (validHost(request) ? fetch(request) : new Response("bad request: invalid Host header", { status: 400 })),
     );
   });
+
+/**
+ * Deno.serve makes `request.url` from the Host header as sent: `Host: h/submit?` turns
+ * `GET /metrics` into `http://h/submit?/metrics`, routed as `/submit`; behind a proxy
+ * that routes by path and passes Host on, that reaches routes it does not expose. A Host
+ * that is not one (RFC 9110 7.2: a host, an optional port) is refused, as Bun and
+ * node:http do.
+ */
+function validHost(request: Request): boolean {
+  return HOST.test(request.headers.get("host") ?? "");
+}
+const HOST = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?$/;

@@ -253,6 +253,19 @@ for (const kind of ALL_SERVERS) {
       }
     });
 
+    // Deno.serve makes the URL from the Host header as sent.
+    test("a Host header that is not a host never reroutes a request", async () => {
+      for (const host of ["h/submit?", "h/metrics#", "h/metrics?", "a@h/metrics?"]) {
+        const exchange = await exchangeRaw(server.port, `GET /nothing-here HTTP/1.1\r\nHost: ${host}\r\n\r\n${MARKER}`, { done: markerAnswered });
+        const [status] = finalStatuses(exchange.received);
+        expect({ host, refusedOrNotFound: status === 400 || status === 404 }).toEqual({ host, refusedOrNotFound: true });
+      }
+      for (const host of ["h", "h:8000", "127.0.0.1:1", "[::1]:80", "x.example"]) {
+        const exchange = await exchangeRaw(server.port, `GET /ping HTTP/1.1\r\nHost: ${host}\r\n\r\n${MARKER}`, { done: markerAnswered });
+        expect({ host, statuses: finalStatuses(exchange.received) }).toEqual({ host, statuses: [200, 200] });
+      }
+    });
+
     test("the marker's answer is told apart and ends a case", async () => {
       const plain = await exchangeRaw(server.port, `GET /ping HTTP/1.1\r\nHost: h\r\n\r\n${MARKER}`, { done: markerAnswered });
       expect({ end: plain.end, statuses: statusCodes(plain.received) }).toEqual({ end: "done", statuses: [200, 200] });
