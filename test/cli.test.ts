@@ -185,8 +185,10 @@ describe("sse-server CLI", () => {
     const listener = spawnProcess([...CLI, "listen", "--topics", "cli-t", "--prefixes", "cli-l/"], { env: { SSE_SECRET: SECRET_HEX, ...url() } });
     try {
       await waitForOutput(listener, (out) => (out.includes("listening to cli-t, cli-l/*; stop with Ctrl-C") ? true : undefined), "listener", 10_000);
+      // Watched before the submission: the listener may print the event before the answer comes back.
+      const eventLine = waitForOutput(listener, (out) => /\{.*\}\n/.exec(out)?.[0], "event line", 10_000);
       await postSubmit(server, submitToken([{ topic: "cli-m/x", event: "", data: "not mine" }, { topic: "cli-l/x", event: "", data: "mine" }]));
-      const line = await waitForOutput(listener, (out) => /\{.*\}\n/.exec(out)?.[0], "event line", 10_000);
+      const line = await eventLine;
       expect(JSON.parse(line)).toMatchObject({ event: "message", data: "mine" });
     } finally {
       await listener.stop();
