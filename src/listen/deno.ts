@@ -37,8 +37,8 @@ const listenWithDenoServe: Listen = (fetch, config) =>
  * Deno.serve makes `request.url` from the Host header as sent: `Host: h/submit?` turns
  * `GET /metrics` into `http://h/submit?/metrics`, routed as `/submit`; behind a proxy
  * that routes by path and passes Host on, that reaches routes it does not expose. A Host
- * that is not one (RFC 9110 7.2: a host, an optional port) is refused, as Bun and
- * node:http do.
+ * that is not one (RFC 9110 7.2: a host, an optional port) is refused, as node:http does
+ * (Bun takes the path from the request line).
  */
 function validHost(request: Request): boolean {
   return HOST.test(request.headers.get("host") ?? "");
