@@ -424,8 +424,8 @@ export function createApp(deps: AppDeps): Hono {
   // `POST submit`, the exact path, is answered before Hono's router: a backend's every
   // event would otherwise pay for a Context, a HonoRequest and compose's Promises, about
   // 2.5 µs of the server's CPU a submission on Bun (BENCHMARKS.md, "Submitting"). Every
-  // other request, other spellings of that path included, is routed as usual; tests use
-  // `app.request`, which calls this too.
+  // other request, other spellings of that path included, is routed as usual. server.ts,
+  // the tests and Hono's `app.request` all call `app.fetch`, so all of them take this.
   // A base path with a character Hono reads otherwise (an escape, a pattern) is left to it.
   const submitPath = `${config.basePath}/submit`;
   const route = app.fetch;
